@@ -1,0 +1,133 @@
+"""Settings: class defaults, then the environment under the names the README lists.
+
+Nothing here raises at import. ``load_settings`` is called by the app factory with the
+instance folder, so development secrets can be generated once and kept there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet
+
+PROJECT_ROOT = Path(__file__).resolve().parent
+
+# Settings read from the environment as plain strings (name -> default).
+_STRING_SETTINGS: dict[str, str] = {
+    "GOOGLE_AUTHORIZE_URL": "https://accounts.google.com/o/oauth2/v2/auth",
+    "GOOGLE_TOKEN_URL": "https://oauth2.googleapis.com/token",
+    "GOOGLE_REVOKE_URL": "https://oauth2.googleapis.com/revoke",
+    "GOOGLE_USERINFO_URL": "https://openidconnect.googleapis.com/v1/userinfo",
+    "GOOGLE_JWKS_URL": "https://www.googleapis.com/oauth2/v3/certs",
+    "GOOGLE_CALENDAR_API_URL": "https://www.googleapis.com/calendar/v3",
+    "MICROSOFT_LOGIN_URL": "https://login.microsoftonline.com",
+    "MICROSOFT_TENANT": "common",
+    "MICROSOFT_GRAPH_URL": "https://graph.microsoft.com/v1.0",
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "API_CREATE_RATE_LIMIT": "3000 per minute",
+}
+
+# Secrets that production must be given explicitly.
+REQUIRED_IN_PRODUCTION = ("DATABASE_URL", "SECRET_KEY", "CREDENTIALS_ENCRYPTION_KEYS")
+
+DEV_SECRETS_FILE = "dev-secrets.json"
+
+
+class ConfigurationError(RuntimeError):
+    """The service cannot start with the settings it was given."""
+
+
+class Config:
+    """Defaults for every setting; the environment overrides them in ``load_settings``."""
+
+    APP_ENV = "development"
+    SQLALCHEMY_DATABASE_URI: str | None = None
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+    SECRET_KEY: str | None = None
+    CREDENTIALS_ENCRYPTION_KEYS: list[str] = []
+    # Larger request bodies are refused with 413 before any parsing.
+    MAX_CONTENT_LENGTH = 256 * 1024
+    JSON_SORT_KEYS = False
+    RATELIMIT_HEADERS_ENABLED = True
+    RATELIMIT_STORAGE_URI = "memory://"
+    API_CREATE_RATE_LIMIT = "3000 per minute"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    TESTING = False
+
+
+class TestConfig(Config):
+    """Used by the test suite: in-memory SQLite and fixed keys, never the environment's database."""
+
+    APP_ENV = "test"
+    TESTING = True
+    SQLALCHEMY_DATABASE_URI = "sqlite://"
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {}
+    SECRET_KEY = "test-secret-key-not-for-production"
+    CREDENTIALS_ENCRYPTION_KEYS = ["l9l-U-TRlQpAjo9oOD5ZbZ8dbLDaQV6C0UU9Y8AwwoA="]
+    WTF_CSRF_ENABLED = False
+    RATELIMIT_STORAGE_URI = "memory://"
+
+
+def normalize_database_url(url: str) -> str:
+    """Let the plain ``postgresql://`` form use the driver this project installs (psycopg 3)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def parse_keys(value: str) -> list[str]:
+    """Split a comma-separated key list, dropping blanks."""
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _dev_secrets(instance_path: Path) -> dict[str, str]:
+    """Development secrets, generated once and kept under ``instance/`` with owner-only access."""
+    path = instance_path / DEV_SECRETS_FILE
+    if path.exists():
+        stored: dict[str, str] = json.loads(path.read_text())
+        return stored
+    instance_path.mkdir(parents=True, exist_ok=True)
+    generated = {
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "CREDENTIALS_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+    }
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(generated, handle)
+    return generated
+
+
+def load_settings(environ: dict[str, str] | os._Environ[str], instance_path: Path) -> dict[str, Any]:
+    """Read the environment into config values; raise ConfigurationError when production lacks secrets."""
+    app_env = environ.get("APP_ENV", "development").strip() or "development"
+    settings: dict[str, Any] = {"APP_ENV": app_env}
+    if app_env == "production":
+        missing = [name for name in REQUIRED_IN_PRODUCTION if not environ.get(name, "").strip()]
+        if missing:
+            raise ConfigurationError(
+                "APP_ENV=production needs these settings, which are missing or empty: " + ", ".join(missing)
+            )
+    database_url = environ.get("DATABASE_URL", "").strip()
+    if database_url:
+        settings["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(database_url)
+    else:
+        settings["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance_path / 'app.db'}"
+    secret_key = environ.get("SECRET_KEY", "").strip()
+    keys = parse_keys(environ.get("CREDENTIALS_ENCRYPTION_KEYS", ""))
+    if not secret_key or not keys:
+        dev = _dev_secrets(instance_path)
+        secret_key = secret_key or dev["SECRET_KEY"]
+        keys = keys or parse_keys(dev["CREDENTIALS_ENCRYPTION_KEYS"])
+    settings["SECRET_KEY"] = secret_key
+    settings["CREDENTIALS_ENCRYPTION_KEYS"] = keys
+    for name, default in _STRING_SETTINGS.items():
+        settings[name] = environ.get(name, "").strip() or default
+    if app_env == "production":
+        settings["SESSION_COOKIE_SECURE"] = True
+    return settings

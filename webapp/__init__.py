@@ -1,0 +1,43 @@
+"""The application factory: the composition root of the service."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from config import PROJECT_ROOT, Config, load_settings
+
+
+def create_app(config: type[Config] | None = None, **overrides: Any) -> Flask:
+    """Build the app: defaults, then the environment (unless testing), then explicit overrides."""
+    instance_path = Path(os.environ.get("INSTANCE_PATH") or PROJECT_ROOT / "instance")
+    app = Flask(
+        __name__,
+        instance_path=str(instance_path),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.from_object(config or Config)
+    if config is None:
+        app.config.update(load_settings(os.environ, instance_path))
+    app.config.update(overrides)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    logging.basicConfig(level=logging.INFO)
+
+    from webapp import api, crypto, error_handlers
+    from webapp.cli import register_cli
+    from webapp.extensions import csrf, db, limiter, migrate
+
+    crypto.init_app(app)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    api.init_app(app)  # registers authentication before the limiter's own check
+    limiter.init_app(app)
+    error_handlers.register(app)
+    register_cli(app)
+    return app

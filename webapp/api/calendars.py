@@ -1,0 +1,72 @@
+"""The calendars endpoints: parse, call one service function, serialize."""
+
+from __future__ import annotations
+
+from flask import Response, current_app, g, request
+from flask.typing import ResponseReturnValue
+
+from webapp.api import pagination, parsing
+from webapp.api.blueprint import bp
+from webapp.api.serializers import calendar_json
+from webapp.calendars import queries, service
+from webapp.errors import BadQuery
+from webapp.extensions import limiter
+from webapp.models import CalendarState, Platform
+
+CALENDARS_PAGE_SIZE = 25
+
+
+def _create_rate() -> str:
+    return str(current_app.config["API_CREATE_RATE_LIMIT"])
+
+
+def _project_key() -> str:
+    return str(g.project.object_id)
+
+
+@bp.post("/calendars")
+@limiter.limit(_create_rate, key_func=_project_key)
+def create_calendar() -> ResponseReturnValue:
+    data = parsing.parse_create_calendar(parsing.json_object())
+    calendar = service.create_calendar(project=g.project, **vars(data))
+    return calendar_json(calendar), 201
+
+
+@bp.get("/calendars")
+def list_calendars() -> ResponseReturnValue:
+    page = queries.list_calendars(
+        project=g.project,
+        cursor=pagination.decode_cursor(request.args.get("cursor")),
+        page_size=pagination.page_size(CALENDARS_PAGE_SIZE),
+        deduplication_key=request.args.get("deduplication_key"),
+        state=_choice("state", [s.value for s in CalendarState]),
+        platform=_choice("platform", [p.value for p in Platform]),
+    )
+    return pagination.page_json(page, calendar_json)
+
+
+@bp.get("/calendars/<object_id>")
+def get_calendar(object_id: str) -> ResponseReturnValue:
+    return calendar_json(queries.get_calendar(project=g.project, object_id=object_id))
+
+
+@bp.patch("/calendars/<object_id>")
+def patch_calendar(object_id: str) -> ResponseReturnValue:
+    calendar = queries.get_calendar(project=g.project, object_id=object_id)
+    changes = parsing.parse_patch_calendar(parsing.json_object())
+    present = {k: v for k, v in vars(changes).items() if v is not parsing.MISSING}
+    return calendar_json(service.update_calendar(calendar=calendar, **present))
+
+
+@bp.delete("/calendars/<object_id>")
+def delete_calendar(object_id: str) -> ResponseReturnValue:
+    service.delete_calendar(calendar=queries.get_calendar(project=g.project, object_id=object_id))
+    return Response(b"", status=200, content_type="application/json")
+
+
+def _choice(name: str, allowed: list[str]) -> str | None:
+    """An optional enumerated filter. :raises BadQuery: a value outside *allowed*."""
+    value = request.args.get(name)
+    if value is not None and value not in allowed:
+        raise BadQuery(f"Invalid {name}. Allowed values: {', '.join(allowed)}")
+    return value

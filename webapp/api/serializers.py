@@ -1,0 +1,33 @@
+"""Models to JSON-ready dicts, in the contract's key order."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from webapp.models import Calendar
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 UTC with microseconds and ``Z``."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def calendar_json(calendar: Calendar) -> dict[str, Any]:
+    """The calendar object; secrets are never part of it."""
+    return {
+        "id": calendar.object_id,
+        "platform": calendar.platform,
+        "client_id": calendar.client_id,
+        "platform_uuid": calendar.platform_uuid,
+        "state": calendar.state,
+        "metadata": calendar.meta,
+        "deduplication_key": calendar.deduplication_key,
+        "connection_failure_data": calendar.connection_failure_data,
+        "created_at": iso(calendar.created_at),
+        "updated_at": iso(calendar.updated_at),
+        "last_successful_sync_at": iso(calendar.last_successful_sync_at),
+        "last_attempted_sync_at": iso(calendar.last_attempted_sync_at),
+    }

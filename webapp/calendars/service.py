@@ -1,0 +1,98 @@
+"""Calendar use cases. This module is the only writer of calendar rows (API, consent flow, CLI)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from webapp import crypto
+from webapp.errors import DuplicateDeduplicationKey
+from webapp.extensions import db, utcnow
+from webapp.models import Calendar, CalendarState, Platform, Project
+
+DEDUPLICATION_CONSTRAINT = "uq_calendar_project_id_deduplication_key"
+
+
+def create_calendar(
+    *,
+    project: Project,
+    platform: Platform,
+    client_id: str,
+    client_secret: str,
+    refresh_token: str,
+    platform_uuid: str | None = None,
+    metadata: dict[str, str] | None = None,
+    deduplication_key: str | None = None,
+) -> Calendar:
+    """Create a connected calendar with its first sync requested in the same commit.
+
+    :raises DuplicateDeduplicationKey: the key already belongs to a calendar of the project
+        (decided by the database's unique constraint, so concurrent creates cannot both win).
+    """
+    now = utcnow()
+    calendar = Calendar(
+        project_id=project.id,
+        platform=platform.value,
+        client_id=client_id,
+        client_secret_ciphertext=crypto.encrypt(client_secret),
+        refresh_token_ciphertext=crypto.encrypt(refresh_token),
+        platform_uuid=platform_uuid,
+        state=CalendarState.CONNECTED.value,
+        meta=metadata,
+        deduplication_key=deduplication_key,
+        created_at=now,
+        updated_at=now,
+        sync_requested_at=now,
+    )
+    db.session.add(calendar)
+    _commit(deduplication_key)
+    return calendar
+
+
+def update_calendar(
+    *,
+    calendar: Calendar,
+    client_secret: str | None = None,
+    refresh_token: str | None = None,
+    metadata: dict[str, str] | None = None,
+) -> Calendar:
+    """Apply the given changes (None = unchanged) and request a sync; new credentials are re-encrypted.
+
+    A disconnected calendar stays disconnected until that sync succeeds.
+    """
+    now = utcnow()
+    if client_secret is not None:
+        calendar.client_secret_ciphertext = crypto.encrypt(client_secret)
+    if refresh_token is not None:
+        calendar.refresh_token_ciphertext = crypto.encrypt(refresh_token)
+    if metadata is not None:
+        calendar.meta = metadata
+    calendar.updated_at = now
+    calendar.sync_requested_at = now
+    db.session.commit()
+    return calendar
+
+
+def delete_calendar(*, calendar: Calendar) -> None:
+    """Delete the calendar (its events go with it)."""
+    db.session.delete(calendar)
+    db.session.commit()
+
+
+def _commit(deduplication_key: str | None) -> None:
+    try:
+        db.session.commit()
+    except IntegrityError as exc:
+        db.session.rollback()
+        if deduplication_key is not None and _is_deduplication_conflict(exc):
+            raise DuplicateDeduplicationKey() from None
+        raise
+
+
+def _is_deduplication_conflict(exc: IntegrityError) -> bool:
+    """PostgreSQL names the constraint; SQLite names the columns."""
+    diag: Any = getattr(exc.orig, "diag", None)
+    if diag is not None and getattr(diag, "constraint_name", None):
+        return bool(diag.constraint_name == DEDUPLICATION_CONSTRAINT)
+    return "calendar.deduplication_key" in str(exc.orig)

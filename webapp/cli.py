@@ -1,0 +1,122 @@
+"""Command line: ``flask projects|api-keys|crypto|serve``. Each data command prints one JSON line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from flask_migrate import upgrade
+from sqlalchemy import select
+
+from webapp import crypto
+from webapp.errors import AppError
+from webapp.extensions import db
+from webapp.models import Calendar
+from webapp.projects import service as projects
+
+
+def _emit(payload: dict[str, Any]) -> None:
+    click.echo(json.dumps(payload, separators=(", ", ": ")))
+
+
+def _fail(exc: AppError) -> None:
+    click.echo(json.dumps({"error": exc.message}), err=True)
+    sys.exit(1)
+
+
+@click.group("projects")
+def projects_cli() -> None:
+    """Manage projects."""
+
+
+@projects_cli.command("create")
+@click.argument("name")
+def create_project(name: str) -> None:
+    """Create a project and its first API key (shown once)."""
+    project, key = projects.create_project(name=name)
+    _emit({"project_id": project.object_id, "api_key": key})
+
+
+@click.group("api-keys")
+def api_keys_cli() -> None:
+    """Manage API keys."""
+
+
+@api_keys_cli.command("create")
+@click.argument("project_id")
+@click.option("--name", default=None, help="A label for the key.")
+def create_api_key(project_id: str, name: str | None) -> None:
+    """Create an API key for PROJECT_ID (shown once)."""
+    try:
+        key, plaintext = projects.create_api_key(project=projects.get_project(project_id), name=name)
+    except AppError as exc:
+        _fail(exc)
+    _emit({"id": key.object_id, "api_key": plaintext})
+
+
+@api_keys_cli.command("revoke")
+@click.argument("key_id")
+def revoke_api_key(key_id: str) -> None:
+    """Revoke KEY_ID at once."""
+    try:
+        key = projects.revoke_api_key(object_id=key_id)
+    except AppError as exc:
+        _fail(exc)
+    _emit({"id": key.object_id, "revoked": True})
+
+
+@click.group("crypto")
+def crypto_cli() -> None:
+    """Manage encryption of secrets at rest."""
+
+
+@crypto_cli.command("rotate")
+@click.option("--batch-size", default=500, show_default=True)
+def rotate(batch_size: int) -> None:
+    """Re-encrypt every stored secret under the first key of CREDENTIALS_ENCRYPTION_KEYS."""
+    rotated, failed, last_id = 0, [], 0
+    while True:
+        batch = list(
+            db.session.scalars(
+                select(Calendar).where(Calendar.id > last_id).order_by(Calendar.id).limit(batch_size)
+            )
+        )
+        if not batch:
+            break
+        for calendar in batch:
+            last_id = calendar.id
+            try:
+                secret = crypto.rotate(calendar.client_secret_ciphertext)
+                token = crypto.rotate(calendar.refresh_token_ciphertext)
+            except crypto.InvalidToken:
+                failed.append(calendar.object_id)  # left untouched: never overwrite what we cannot read
+                continue
+            calendar.client_secret_ciphertext, calendar.refresh_token_ciphertext = secret, token
+            rotated += 1
+        db.session.commit()
+    _emit({"rotated": rotated, "undecryptable": failed})
+    if failed:
+        sys.exit(1)
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+def serve(host: str, port: int, workers: int) -> None:
+    """Apply migrations, then serve the app with gunicorn."""
+    from webapp.server import run_gunicorn
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    upgrade()
+    db.engine.dispose()  # no pooled connection may cross the fork into the workers
+    click.echo(f"Serving on http://{host}:{port}", err=True)
+    run_gunicorn(app, host=host, port=port, workers=workers)
+
+
+def register_cli(app: Flask) -> None:
+    for command in (projects_cli, api_keys_cli, crypto_cli, serve):
+        app.cli.add_command(command)

@@ -1,0 +1,86 @@
+"""The one place where errors become responses: Attendee's JSON shapes under /api/, pages elsewhere."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import uuid
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_limiter.errors import RateLimitExceeded
+from werkzeug.exceptions import HTTPException
+
+from webapp.errors import AppError, FieldErrors, FrameworkError, NonFieldError
+from webapp.extensions import db, limiter
+
+log = logging.getLogger(__name__)
+
+
+def _is_api() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _json(body: object, status: int, headers: dict[str, str] | None = None) -> Response:
+    response = jsonify(body)
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def render_app_error(exc: AppError) -> ResponseReturnValue:
+    if not _is_api():
+        return render_template("errors/generic.html", message=exc.message), exc.status
+    if isinstance(exc, FieldErrors):
+        return _json(exc.errors, exc.status)
+    if isinstance(exc, NonFieldError):
+        return _json({"non_field_errors": [exc.message]}, exc.status)
+    if isinstance(exc, FrameworkError):
+        return _json({"detail": exc.message}, exc.status, exc.headers)
+    if exc.status >= 500:
+        return render_unexpected(exc)
+    return _json({"error": exc.message}, exc.status)
+
+
+def render_http_error(exc: HTTPException) -> ResponseReturnValue:
+    status = exc.code or 500
+    if not _is_api():
+        return exc
+    if isinstance(exc, RateLimitExceeded):
+        return _throttled()
+    if status == 404:
+        return _json({"error": "Not found"}, 404)
+    if status == 405:
+        allowed = ", ".join(getattr(exc, "valid_methods", None) or [])
+        return _json({"detail": f'Method "{request.method}" not allowed.'}, 405, {"Allow": allowed})
+    if status == 413:
+        limit = request.max_content_length
+        return _json({"detail": f"Request body is too large (limit {limit} bytes)."}, 413)
+    return _json({"detail": exc.description}, status)
+
+
+def _throttled() -> Response:
+    current = limiter.current_limit
+    wait = 1
+    if current is not None:
+        wait = max(1, math.ceil(current.reset_at - time.time()))
+    message = f"Request was throttled. Expected available in {wait} seconds."
+    return _json({"detail": message}, 429, {"Retry-After": str(wait)})
+
+
+def render_unexpected(exc: Exception) -> ResponseReturnValue:
+    """Log the failure under a fresh error id and answer without any internals."""
+    db.session.rollback()
+    error_id = uuid.uuid4().hex
+    log.error("Unexpected error, Error ID %s on %s %s", error_id, request.method, request.path, exc_info=exc)
+    if _is_api():
+        return _json({"detail": f"Internal server error. Error ID: {error_id}"}, 500)
+    return render_template("errors/500.html", error_id=error_id), 500
+
+
+def register(app: Flask) -> None:
+    app.register_error_handler(AppError, render_app_error)
+    app.register_error_handler(HTTPException, render_http_error)
+    app.register_error_handler(Exception, render_unexpected)

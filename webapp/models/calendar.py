@@ -1,0 +1,56 @@
+"""Calendars: one connected provider calendar, its encrypted credentials and sync timestamps."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.extensions import Model, utcnow
+from webapp.models.ids import new_object_id
+from webapp.models.project import Project
+
+
+class Platform(enum.StrEnum):
+    GOOGLE = "google"
+    MICROSOFT = "microsoft"
+
+
+class CalendarState(enum.StrEnum):
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"
+
+
+class Calendar(Model):
+    """Secrets live only as ciphertext; they are decrypted on demand, never while listing."""
+
+    __tablename__ = "calendar"
+    __table_args__ = (
+        UniqueConstraint("project_id", "deduplication_key"),
+        # Backs the newest-first cursor listing (and its filters) without a sort.
+        Index("ix_calendar_project_id_id", "project_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    object_id: Mapped[str] = mapped_column(String(32), unique=True, default=lambda: new_object_id("cal_"))
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    platform: Mapped[str] = mapped_column(String(16))
+    client_id: Mapped[str] = mapped_column(String(255))
+    client_secret_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    refresh_token_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    platform_uuid: Mapped[str | None] = mapped_column(String(1024))
+    state: Mapped[str] = mapped_column(String(16), default=CalendarState.CONNECTED.value)
+    meta: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
+    deduplication_key: Mapped[str | None] = mapped_column(String(1024))
+    connection_failure_data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_successful_sync_at: Mapped[datetime | None]
+    last_attempted_sync_at: Mapped[datetime | None]
+    # Set when a sync is wanted (creation, new credentials, a request); the sync engine clears it.
+    sync_requested_at: Mapped[datetime | None]
+
+    project: Mapped[Project] = relationship()

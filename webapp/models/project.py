@@ -1,0 +1,46 @@
+"""Projects (the integrator's tenant) and their API keys."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.extensions import Model, utcnow
+from webapp.models.ids import new_object_id
+
+
+class Project(Model):
+    __tablename__ = "project"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    object_id: Mapped[str] = mapped_column(
+        String(32), unique=True, default=lambda: new_object_id("proj_")
+    )
+    name: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    api_keys: Mapped[list[ApiKey]] = relationship(back_populates="project", cascade="all, delete-orphan")
+
+
+class ApiKey(Model):
+    """An API key, stored only as the SHA-256 of its plaintext."""
+
+    __tablename__ = "api_key"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    object_id: Mapped[str] = mapped_column(String(32), unique=True, default=lambda: new_object_id("key_"))
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+    project: Mapped[Project] = relationship(back_populates="api_keys")
+
+    @staticmethod
+    def hash_key(plaintext: str) -> str:
+        """The stored form of a key: lowercase hex SHA-256."""
+        return hashlib.sha256(plaintext.encode()).hexdigest()
