@@ -52,7 +52,7 @@ class Config:
     # Larger request bodies are refused with 413 before any parsing.
     MAX_CONTENT_LENGTH = 256 * 1024
     JSON_SORT_KEYS = False
-    RATELIMIT_HEADERS_ENABLED = True
+    RATELIMIT_HEADERS_ENABLED = False
     RATELIMIT_STORAGE_URI = "memory://"
     API_CREATE_RATE_LIMIT = "3000 per minute"
     SESSION_COOKIE_HTTPONLY = True

@@ -26,7 +26,8 @@ def create_app(config: type[Config] | None = None, **overrides: Any) -> Flask:
         app.config.update(load_settings(os.environ, instance_path))
     app.config.update(overrides)
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    logging.basicConfig(level=logging.INFO)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
     from webapp import api, crypto, error_handlers
     from webapp.cli import register_cli

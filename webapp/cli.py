@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from flask import Flask, current_app
@@ -22,7 +22,12 @@ def _emit(payload: dict[str, Any]) -> None:
     click.echo(json.dumps(payload, separators=(", ", ": ")))
 
 
-def _fail(exc: AppError) -> None:
+def _ensure_schema() -> None:
+    """Bring the database to the latest migration, so a first command works on a fresh machine."""
+    upgrade()
+
+
+def _fail(exc: AppError) -> NoReturn:
     click.echo(json.dumps({"error": exc.message}), err=True)
     sys.exit(1)
 
@@ -36,6 +41,7 @@ def projects_cli() -> None:
 @click.argument("name")
 def create_project(name: str) -> None:
     """Create a project and its first API key (shown once)."""
+    _ensure_schema()
     project, key = projects.create_project(name=name)
     _emit({"project_id": project.object_id, "api_key": key})
 
@@ -50,6 +56,7 @@ def api_keys_cli() -> None:
 @click.option("--name", default=None, help="A label for the key.")
 def create_api_key(project_id: str, name: str | None) -> None:
     """Create an API key for PROJECT_ID (shown once)."""
+    _ensure_schema()
     try:
         key, plaintext = projects.create_api_key(project=projects.get_project(project_id), name=name)
     except AppError as exc:
@@ -61,6 +68,7 @@ def create_api_key(project_id: str, name: str | None) -> None:
 @click.argument("key_id")
 def revoke_api_key(key_id: str) -> None:
     """Revoke KEY_ID at once."""
+    _ensure_schema()
     try:
         key = projects.revoke_api_key(object_id=key_id)
     except AppError as exc:
@@ -77,6 +85,7 @@ def crypto_cli() -> None:
 @click.option("--batch-size", default=500, show_default=True)
 def rotate(batch_size: int) -> None:
     """Re-encrypt every stored secret under the first key of CREDENTIALS_ENCRYPTION_KEYS."""
+    _ensure_schema()
     rotated, failed, last_id = 0, [], 0
     while True:
         batch = list(
@@ -111,7 +120,7 @@ def serve(host: str, port: int, workers: int) -> None:
     from webapp.server import run_gunicorn
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    upgrade()
+    _ensure_schema()
     db.engine.dispose()  # no pooled connection may cross the fork into the workers
     click.echo(f"Serving on http://{host}:{port}", err=True)
     run_gunicorn(app, host=host, port=port, workers=workers)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import Flask, current_app
 
-from webapp.errors import ConfigurationProblem
+from config import ConfigurationError
 
 __all__ = ["InvalidToken", "decrypt", "encrypt", "init_app", "rotate"]
 
@@ -16,13 +16,13 @@ def init_app(app: Flask) -> None:
     if isinstance(keys, str):
         keys = [k.strip() for k in keys.split(",") if k.strip()]
     if not keys:
-        raise ConfigurationProblem("CREDENTIALS_ENCRYPTION_KEYS is empty")
+        raise ConfigurationError("CREDENTIALS_ENCRYPTION_KEYS is empty")
     fernets = []
     for position, key in enumerate(keys, start=1):
         try:
             fernets.append(Fernet(key))
         except (ValueError, TypeError):
-            raise ConfigurationProblem(
+            raise ConfigurationError(
                 f"CREDENTIALS_ENCRYPTION_KEYS: key {position} is not a valid Fernet key "
                 "(44 URL-safe base64 characters)"
             ) from None

@@ -13,12 +13,6 @@ class AppError(Exception):
         self.message = message
 
 
-class ConfigurationProblem(AppError):
-    """The service was started with settings it cannot use."""
-
-    status = 500
-
-
 class NotFound(AppError):
     """Rendered as ``{"error": message}`` with 404."""
 

@@ -20,6 +20,10 @@ def _json_response(description: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+def _body(schema: str) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": _ref(schema)}}}
+
+
 _ERRORS = {
     "400": _json_response("Validation error", _ref("ValidationError")),
     "401": _json_response("Missing or invalid API key", _ref("Detail")),
@@ -31,8 +35,17 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "additionalProperties": False,
         "required": [
-            "id", "platform", "client_id", "platform_uuid", "state", "metadata", "deduplication_key",
-            "connection_failure_data", "created_at", "updated_at", "last_successful_sync_at",
+            "id",
+            "platform",
+            "client_id",
+            "platform_uuid",
+            "state",
+            "metadata",
+            "deduplication_key",
+            "connection_failure_data",
+            "created_at",
+            "updated_at",
+            "last_successful_sync_at",
             "last_attempted_sync_at",
         ],
         "properties": {
@@ -112,7 +125,7 @@ PATHS: dict[str, Any] = {
         "post": {
             "operationId": "createCalendar",
             "summary": "Register a calendar with its OAuth credentials",
-            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("CalendarCreate")}}},
+            "requestBody": _body("CalendarCreate"),
             "responses": {
                 "201": _json_response("The created calendar", _ref("Calendar")),
                 "429": _json_response("Throttled", _ref("Detail")),
@@ -141,7 +154,7 @@ PATHS: dict[str, Any] = {
         "patch": {
             "operationId": "updateCalendar",
             "summary": "Replace credentials or metadata; queues a sync",
-            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("CalendarPatch")}}},
+            "requestBody": _body("CalendarPatch"),
             "responses": {"200": _json_response("The updated calendar", _ref("Calendar")), **_ERRORS},
         },
         "delete": {

@@ -16,9 +16,7 @@ class Project(Model):
     __tablename__ = "project"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    object_id: Mapped[str] = mapped_column(
-        String(32), unique=True, default=lambda: new_object_id("proj_")
-    )
+    object_id: Mapped[str] = mapped_column(String(32), unique=True, default=lambda: new_object_id("proj_"))
     name: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
