@@ -29,6 +29,20 @@ _STRING_SETTINGS: dict[str, str] = {
     "MICROSOFT_GRAPH_URL": "https://graph.microsoft.com/v1.0",
     "RATELIMIT_STORAGE_URI": "memory://",
     "API_CREATE_RATE_LIMIT": "3000 per minute",
+    "CELERY_BROKER_URL": "",
+}
+
+# Integer settings read from the environment (name -> default).
+_INT_SETTINGS: dict[str, int] = {
+    "SYNC_INTERVAL_MINUTES": 30,
+    "SYNC_WINDOW_PAST_DAYS": 1,
+    "SYNC_WINDOW_FUTURE_DAYS": 28,
+    "SYNC_LEASE_SECONDS": 600,
+    "SYNC_TRANSIENT_RETRIES": 6,
+    "SYNC_BACKOFF_BASE_SECONDS": 2,
+    "SYNC_BACKOFF_MAX_SECONDS": 600,
+    "SYNC_CONFIRM_FAILURES": 3,
+    "SYNC_CONFIRM_SECONDS": 3600,
 }
 
 # Secrets that production must be given explicitly.
@@ -55,6 +69,16 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = False
     RATELIMIT_STORAGE_URI = "memory://"
     API_CREATE_RATE_LIMIT = "3000 per minute"
+    CELERY_BROKER_URL = ""
+    SYNC_INTERVAL_MINUTES = 30
+    SYNC_WINDOW_PAST_DAYS = 1
+    SYNC_WINDOW_FUTURE_DAYS = 28
+    SYNC_LEASE_SECONDS = 600
+    SYNC_TRANSIENT_RETRIES = 6
+    SYNC_BACKOFF_BASE_SECONDS = 2
+    SYNC_BACKOFF_MAX_SECONDS = 600
+    SYNC_CONFIRM_FAILURES = 3
+    SYNC_CONFIRM_SECONDS = 3600
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     TESTING = False
@@ -71,6 +95,8 @@ class TestConfig(Config):
     CREDENTIALS_ENCRYPTION_KEYS = ["l9l-U-TRlQpAjo9oOD5ZbZ8dbLDaQV6C0UU9Y8AwwoA="]
     WTF_CSRF_ENABLED = False
     RATELIMIT_STORAGE_URI = "memory://"
+    # Nothing consumes this broker: tests assert on the intent stored in the database.
+    CELERY_BROKER_URL = "memory://"
 
 
 def normalize_database_url(url: str) -> str:
@@ -128,6 +154,11 @@ def load_settings(environ: dict[str, str] | os._Environ[str], instance_path: Pat
     settings["CREDENTIALS_ENCRYPTION_KEYS"] = keys
     for name, default in _STRING_SETTINGS.items():
         settings[name] = environ.get(name, "").strip() or default
+    for name, number in _INT_SETTINGS.items():
+        raw = environ.get(name, "").strip()
+        if raw and not raw.isdigit():
+            raise ConfigurationError(f"{name} must be a whole number, got {raw!r}")
+        settings[name] = int(raw) if raw else number
     if app_env == "production":
         settings["SESSION_COOKIE_SECURE"] = True
     return settings

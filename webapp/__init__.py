@@ -30,6 +30,7 @@ def create_app(config: type[Config] | None = None, **overrides: Any) -> Flask:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
     from webapp import api, crypto, error_handlers
+    from webapp.celery_app import init_celery
     from webapp.cli import register_cli
     from webapp.extensions import csrf, db, limiter, migrate
 
@@ -39,6 +40,7 @@ def create_app(config: type[Config] | None = None, **overrides: Any) -> Flask:
     csrf.init_app(app)
     api.init_app(app)  # registers authentication before the limiter's own check
     limiter.init_app(app)
+    init_celery(app)
     error_handlers.register(app)
     register_cli(app)
     return app

@@ -89,9 +89,7 @@ def rotate(batch_size: int) -> None:
     rotated, failed, last_id = 0, [], 0
     while True:
         batch = list(
-            db.session.scalars(
-                select(Calendar).where(Calendar.id > last_id).order_by(Calendar.id).limit(batch_size)
-            )
+            db.session.scalars(select(Calendar).where(Calendar.id > last_id).order_by(Calendar.id).limit(batch_size))
         )
         if not batch:
             break

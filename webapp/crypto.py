@@ -23,8 +23,7 @@ def init_app(app: Flask) -> None:
             fernets.append(Fernet(key))
         except (ValueError, TypeError):
             raise ConfigurationError(
-                f"CREDENTIALS_ENCRYPTION_KEYS: key {position} is not a valid Fernet key "
-                "(44 URL-safe base64 characters)"
+                f"CREDENTIALS_ENCRYPTION_KEYS: key {position} is not a valid Fernet key (44 URL-safe base64 characters)"
             ) from None
     app.extensions["keyring"] = MultiFernet(fernets)
 

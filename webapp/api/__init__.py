@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from webapp.api import calendars, openapi  # noqa: F401  (the view modules register their routes)
+from webapp.api import calendars, events, openapi  # noqa: F401  (the view modules register their routes)
 from webapp.api.blueprint import bp
 from webapp.auth import authenticate_api_request
 from webapp.extensions import csrf

@@ -58,6 +58,12 @@ def patch_calendar(object_id: str) -> ResponseReturnValue:
     return calendar_json(service.update_calendar(calendar=calendar, **present))
 
 
+@bp.post("/calendars/<object_id>/sync")
+def sync_calendar(object_id: str) -> ResponseReturnValue:
+    calendar = queries.get_calendar(project=g.project, object_id=object_id)
+    return calendar_json(service.request_sync(calendar=calendar)), 202
+
+
 @bp.delete("/calendars/<object_id>")
 def delete_calendar(object_id: str) -> ResponseReturnValue:
     service.delete_calendar(calendar=queries.get_calendar(project=g.project, object_id=object_id))

@@ -96,6 +96,56 @@ SCHEMAS: dict[str, Any] = {
             "results": {"type": "array", "items": _ref("Calendar")},
         },
     },
+    "CalendarEvent": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": [
+            "id",
+            "calendar_id",
+            "platform_uuid",
+            "meeting_url",
+            "start_time",
+            "end_time",
+            "is_deleted",
+            "attendees",
+            "ical_uid",
+            "name",
+            "raw",
+            "created_at",
+            "updated_at",
+        ],
+        "properties": {
+            "id": {"type": "string", "pattern": "^evt_[A-Za-z0-9]{16}$"},
+            "calendar_id": {"type": "string"},
+            "platform_uuid": {"type": "string"},
+            "meeting_url": _STRING_OR_NULL,
+            "start_time": {"type": "string", "format": "date-time"},
+            "end_time": {"type": "string", "format": "date-time"},
+            "is_deleted": {"type": "boolean"},
+            "attendees": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"email": _STRING_OR_NULL, "name": _STRING_OR_NULL},
+                },
+            },
+            "ical_uid": _STRING_OR_NULL,
+            "name": _STRING_OR_NULL,
+            "raw": {"type": "object"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "updated_at": {"type": "string", "format": "date-time"},
+        },
+    },
+    "CalendarEventPage": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["next", "previous", "results"],
+        "properties": {
+            "next": _STRING_OR_NULL,
+            "previous": _STRING_OR_NULL,
+            "results": {"type": "array", "items": _ref("CalendarEvent")},
+        },
+    },
     "ValidationError": {
         "description": "Field errors ({field: [messages]}) or {non_field_errors: [message]}",
         "type": "object",
@@ -160,6 +210,57 @@ PATHS: dict[str, Any] = {
         "delete": {
             "operationId": "deleteCalendar",
             "responses": {"200": {"description": "Deleted; empty body"}, **_ERRORS},
+        },
+    },
+    "/calendars/{object_id}/sync": {
+        "parameters": [_CALENDAR_ID],
+        "post": {
+            "operationId": "syncCalendar",
+            "summary": "Extension: queue a sync now",
+            "responses": {"202": _json_response("The calendar; a sync is queued", _ref("Calendar")), **_ERRORS},
+        },
+    },
+    "/calendar_events": {
+        "get": {
+            "operationId": "listCalendarEvents",
+            "summary": "List synced events, 100 per page; deleted events stay listed with is_deleted",
+            "parameters": [
+                _query("cursor", {"type": "string"}, "Opaque cursor from next or previous"),
+                _query("calendar_id", {"type": "string"}, "Exact; unknown gives an empty list"),
+                _query("calendar_deduplication_key", {"type": "string"}, "Exact"),
+                _query("updated_at_gte", {"type": "string", "format": "date-time"}, "ISO 8601"),
+                _query("updated_after", {"type": "string", "format": "date-time"}, "Old name of updated_at_gte"),
+                _query("event_id", {"type": "string"}, "Exact"),
+                _query("start_time_gte", {"type": "string", "format": "date-time"}, "ISO 8601"),
+                _query("end_time_lte", {"type": "string", "format": "date-time"}, "ISO 8601"),
+                _query(
+                    "ordering",
+                    {
+                        "enum": [
+                            "-updated_at",
+                            "updated_at",
+                            "start_time",
+                            "-start_time",
+                            "end_time",
+                            "-end_time",
+                            "created_at",
+                            "-created_at",
+                        ]
+                    },
+                    "Default -updated_at",
+                ),
+                _query("is_deleted", {"type": "boolean"}, "Extension"),
+                _query("page_size", {"type": "integer", "minimum": 1, "maximum": 100}, "Extension"),
+            ],
+            "responses": {"200": _json_response("A page of events", _ref("CalendarEventPage")), **_ERRORS},
+        }
+    },
+    "/calendar_events/{object_id}": {
+        "parameters": [{"name": "object_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "get": {
+            "operationId": "getCalendarEvent",
+            "summary": "Extension: one event",
+            "responses": {"200": _json_response("The event", _ref("CalendarEvent")), **_ERRORS},
         },
     },
     "/openapi.json": {

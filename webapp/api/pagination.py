@@ -5,34 +5,45 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import request
 
-from webapp.calendars.queries import Cursor, Page
 from webapp.errors import BadQuery, InvalidCursor
+from webapp.keyset import Cursor, Page
 
 
 def encode_cursor(cursor: Cursor) -> str:
-    raw = json.dumps({"p": cursor.position, "r": int(cursor.reverse)}, separators=(",", ":"))
+    value = cursor.value.isoformat() if isinstance(cursor.value, datetime) else cursor.value
+    raw = json.dumps({"v": value, "i": cursor.id, "r": int(cursor.reverse)}, separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(value: str | None) -> Cursor | None:
-    """:raises InvalidCursor: anything this service did not produce."""
+def decode_cursor(value: str | None, *, kind: type = int) -> Cursor | None:
+    """Read a cursor whose sort value is an ``int`` or a ``datetime``.
+
+    :raises InvalidCursor: anything this service did not produce.
+    """
     if value is None:
         return None
     try:
         padded = value + "=" * (-len(value) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-        position, reverse = data["p"], data["r"]
+        sort_value, row_id, reverse = data["v"], data["i"], data["r"]
+        if kind is datetime:
+            sort_value = datetime.fromisoformat(sort_value)
+            if sort_value.tzinfo is None:
+                raise ValueError("naive")
+        elif type(sort_value) is not int:
+            raise ValueError("not an int")
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeEncodeError):
         raise InvalidCursor() from None
-    if type(position) is not int or reverse not in (0, 1):
+    if type(row_id) is not int or reverse not in (0, 1):
         raise InvalidCursor()
-    return Cursor(position, bool(reverse))
+    return Cursor(sort_value, row_id, bool(reverse))
 
 
 def page_size(default: int, maximum: int = 100) -> int:
@@ -53,10 +64,9 @@ def _link(cursor: Cursor | None) -> str | None:
     return f"{request.base_url}?{urlencode(args)}"
 
 
-def page_json(page: Page, serialize: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
-    items: Iterable[Any] = page.items
+def page_json(page: Page[Any], serialize: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
     return {
         "next": _link(page.next),
         "previous": _link(page.previous),
-        "results": [serialize(item) for item in items],
+        "results": [serialize(item) for item in page.items],
     }

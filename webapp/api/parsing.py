@@ -64,11 +64,22 @@ def json_object() -> dict[str, Any]:
         raise FrameworkError("JSON parse error - maximum nesting depth exceeded") from None
     except ValueError as exc:
         raise FrameworkError(f"JSON parse error - {exc}") from None
+    if _has_lone_surrogate(data):
+        raise FrameworkError("JSON parse error - lone surrogate in a \\u escape is not valid Unicode")
     if data is None:
         raise NonFieldError("No data provided")
     if not isinstance(data, dict):
         raise NonFieldError(f"Invalid data. Expected a dictionary, but got {type(data).__name__}.")
     return data
+
+
+def _has_lone_surrogate(data: Any) -> bool:
+    """``"\\ud800"`` parses as JSON but cannot be stored or encoded as UTF-8."""
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _reject_constant(name: str) -> Any:
@@ -83,6 +94,8 @@ def _string(value: Any, name: str) -> str:
     text = str(value).strip()
     if not text:
         raise _FieldInvalid("This field may not be blank.")
+    if "\x00" in text:
+        raise _FieldInvalid("Null characters are not allowed.")
     limit = MAX_LENGTHS[name]
     if len(text) > limit:
         raise _FieldInvalid(f"Ensure this field has no more than {limit} characters.")

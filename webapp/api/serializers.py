@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from webapp.models import Calendar
+from webapp.models import Calendar, CalendarEvent
 
 
 def iso(value: datetime | None) -> str | None:
@@ -30,4 +30,23 @@ def calendar_json(calendar: Calendar) -> dict[str, Any]:
         "updated_at": iso(calendar.updated_at),
         "last_successful_sync_at": iso(calendar.last_successful_sync_at),
         "last_attempted_sync_at": iso(calendar.last_attempted_sync_at),
+    }
+
+
+def event_json(event: CalendarEvent) -> dict[str, Any]:
+    """The calendar event object, with the calendar's public id."""
+    return {
+        "id": event.object_id,
+        "calendar_id": event.calendar.object_id,
+        "platform_uuid": event.platform_uuid,
+        "meeting_url": event.meeting_url,
+        "start_time": iso(event.start_time),
+        "end_time": iso(event.end_time),
+        "is_deleted": event.is_deleted,
+        "attendees": event.attendees,
+        "ical_uid": event.ical_uid,
+        "name": event.name,
+        "raw": event.raw,
+        "created_at": iso(event.created_at),
+        "updated_at": iso(event.updated_at),
     }

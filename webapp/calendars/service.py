@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from webapp import crypto
+from webapp.celery_app import enqueue
 from webapp.errors import DuplicateDeduplicationKey
 from webapp.extensions import db, utcnow
 from webapp.models import Calendar, CalendarState, Platform, Project
@@ -38,15 +39,18 @@ def create_calendar(
         client_secret_ciphertext=crypto.encrypt(client_secret),
         refresh_token_ciphertext=crypto.encrypt(refresh_token),
         platform_uuid=platform_uuid,
+        is_primary=platform_uuid is None,
         state=CalendarState.CONNECTED.value,
         meta=metadata,
         deduplication_key=deduplication_key,
         created_at=now,
         updated_at=now,
         sync_requested_at=now,
+        refresh_token_issued_at=now,
     )
     db.session.add(calendar)
     _commit(deduplication_key)
+    enqueue("sync.calendar", calendar.id)
     return calendar
 
 
@@ -66,11 +70,23 @@ def update_calendar(
         calendar.client_secret_ciphertext = crypto.encrypt(client_secret)
     if refresh_token is not None:
         calendar.refresh_token_ciphertext = crypto.encrypt(refresh_token)
+        calendar.refresh_token_issued_at = now
     if metadata is not None:
         calendar.meta = metadata
     calendar.updated_at = now
     calendar.sync_requested_at = now
+    calendar.next_attempt_at = None  # new credentials deserve an attempt now, not after a backoff
     db.session.commit()
+    enqueue("sync.calendar", calendar.id)
+    return calendar
+
+
+def request_sync(*, calendar: Calendar) -> Calendar:
+    """Ask for a sync now (it runs on a worker; the beat sweep catches it if the broker was down)."""
+    calendar.sync_requested_at = utcnow()
+    calendar.next_attempt_at = None
+    db.session.commit()
+    enqueue("sync.calendar", calendar.id)
     return calendar
 
 

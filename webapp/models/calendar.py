@@ -6,10 +6,11 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import Model, utcnow
+from webapp.models.event import CalendarEvent
 from webapp.models.ids import new_object_id
 from webapp.models.project import Project
 
@@ -32,6 +33,7 @@ class Calendar(Model):
         UniqueConstraint("project_id", "deduplication_key"),
         # Backs the newest-first cursor listing (and its filters) without a sort.
         Index("ix_calendar_project_id_id", "project_id", "id"),
+        Index("ix_calendar_state_next_attempt_at", "state", "next_attempt_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -42,6 +44,8 @@ class Calendar(Model):
     client_secret_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     refresh_token_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     platform_uuid: Mapped[str | None] = mapped_column(String(1024))
+    # Created without platform_uuid: the account's primary calendar (platform_uuid is filled in later).
+    is_primary: Mapped[bool] = mapped_column(default=False, server_default=false())
     state: Mapped[str] = mapped_column(String(16), default=CalendarState.CONNECTED.value)
     meta: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
     deduplication_key: Mapped[str | None] = mapped_column(String(1024))
@@ -52,5 +56,20 @@ class Calendar(Model):
     last_attempted_sync_at: Mapped[datetime | None]
     # Set when a sync is wanted (creation, new credentials, a request); the sync engine clears it.
     sync_requested_at: Mapped[datetime | None]
+    # Provider cursor: Google's nextSyncToken or Microsoft's whole deltaLink, with the window it covers.
+    sync_state: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # A lease, so two workers never sync one calendar at once (Microsoft tokens rotate on refresh).
+    lease_token: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None]
+    # Backoff after a transient failure, and the run of consecutive failures of one code.
+    next_attempt_at: Mapped[datetime | None]
+    failure_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    first_failed_at: Mapped[datetime | None]
+    last_failure_code: Mapped[str | None] = mapped_column(String(64))
+    refresh_token_issued_at: Mapped[datetime | None]
+    last_refreshed_at: Mapped[datetime | None]
 
     project: Mapped[Project] = relationship()
+    events: Mapped[list[CalendarEvent]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, lazy="noload"
+    )

@@ -1,0 +1,78 @@
+"""The calendar events endpoints (read-only; events come from sync)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import g, request
+from flask.typing import ResponseReturnValue
+
+from webapp.api import pagination
+from webapp.api.blueprint import bp
+from webapp.api.serializers import event_json
+from webapp.errors import BadQuery
+from webapp.events import queries
+from webapp.events.queries import ORDERINGS, EventFilters
+
+EVENTS_PAGE_SIZE = 100
+_EXAMPLES = {
+    "updated_at_gte": "2025-01-13T10:30:00Z",
+    "start_time_gte": "2025-01-13T10:30:00Z",
+    "end_time_lte": "2025-01-13T18:00:00Z",
+}
+
+
+@bp.get("/calendar_events")
+def list_calendar_events() -> ResponseReturnValue:
+    filters = _filters()
+    page = queries.list_events(
+        project=g.project,
+        filters=filters,
+        cursor=pagination.decode_cursor(request.args.get("cursor"), kind=datetime),
+        page_size=pagination.page_size(EVENTS_PAGE_SIZE),
+    )
+    return pagination.page_json(page, event_json)
+
+
+@bp.get("/calendar_events/<object_id>")
+def get_calendar_event(object_id: str) -> ResponseReturnValue:
+    return event_json(queries.get_event(project=g.project, object_id=object_id))
+
+
+def _filters() -> EventFilters:
+    """Query parameters in the contract's order, each with its exact error message."""
+    args = request.args
+    updated = args.get("updated_at_gte", args.get("updated_after"))
+    filters = EventFilters(
+        calendar_id=args.get("calendar_id"),
+        calendar_deduplication_key=args.get("calendar_deduplication_key"),
+        updated_at_gte=_datetime("updated_at_gte", updated),
+        event_id=args.get("event_id"),
+        start_time_gte=_datetime("start_time_gte", args.get("start_time_gte")),
+        end_time_lte=_datetime("end_time_lte", args.get("end_time_lte")),
+        ordering=args.get("ordering", "-updated_at"),
+        is_deleted=_boolean("is_deleted", args.get("is_deleted")),
+    )
+    if filters.ordering not in ORDERINGS:
+        raise BadQuery(f"Invalid ordering. Allowed values: {', '.join(ORDERINGS)}")
+    return filters
+
+
+def _datetime(name: str, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace(" ", "+"))
+    except ValueError:
+        raise BadQuery(f"Invalid {name} format. Use ISO 8601 format (e.g., {_EXAMPLES[name]})") from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _boolean(name: str, value: str | None) -> bool | None:
+    if value is None:
+        return None
+    if value.lower() in ("true", "1"):
+        return True
+    if value.lower() in ("false", "0"):
+        return False
+    raise BadQuery(f"Invalid {name}. Use true or false.")

@@ -1,0 +1,72 @@
+"""Celery inside the app factory: every task runs in an app context; work is enqueued by task name."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from celery import Celery, Task
+from flask import Flask, current_app
+
+log = logging.getLogger(__name__)
+
+
+def broker_settings(app: Flask) -> dict[str, Any]:
+    """``CELERY_BROKER_URL`` when set; otherwise an embedded broker on files under ``instance/``."""
+    url = app.config.get("CELERY_BROKER_URL")
+    if url:
+        return {"broker_url": url}
+    folder = Path(app.instance_path) / "broker"
+    for sub in ("queue", "processed"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    return {
+        "broker_url": "filesystem://",
+        "broker_transport_options": {
+            "data_folder_in": str(folder / "queue"),
+            "data_folder_out": str(folder / "queue"),
+            "processed_folder": str(folder / "processed"),
+            "store_processed": False,
+        },
+    }
+
+
+def init_celery(app: Flask) -> Celery:
+    class FlaskTask(Task):  # type: ignore[misc]
+        def __call__(self, *args: object, **kwargs: object) -> object:
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery = Celery(app.import_name, task_cls=FlaskTask)
+    celery.conf.update(
+        task_ignore_result=True,
+        task_acks_late=True,  # a worker that dies mid-task leaves the message for another
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        broker_connection_retry_on_startup=True,
+        task_publish_retry=False,
+        broker_connection_timeout=3,
+        beat_schedule_filename=str(Path(app.instance_path) / "celerybeat-schedule"),
+        timezone="UTC",
+        **broker_settings(app),
+    )
+    celery.conf.update(app.config.get("CELERY", {}))
+    celery.set_default()
+    app.extensions["celery"] = celery
+    from webapp.sync import tasks
+
+    tasks.register(celery)
+    return celery
+
+
+def enqueue(name: str, *args: Any, countdown: float | None = None) -> None:
+    """Queue task *name*; call only after the commit that makes its arguments exist.
+
+    The intent is already in the database (``sync_requested_at``, pending rows), so a broker that is
+    down only delays the work until the periodic sweep: it is logged, never raised to the caller.
+    """
+    celery: Celery = current_app.extensions["celery"]
+    try:
+        celery.tasks[name].apply_async(args=args, countdown=countdown)
+    except Exception:
+        log.warning("could not queue %s%s; the periodic sweep will pick it up", name, args, exc_info=True)

@@ -1,0 +1,80 @@
+"""Reads of calendar events, always scoped to one project."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from webapp.errors import NotFound
+from webapp.extensions import db
+from webapp.keyset import Cursor, Page, keyset_page
+from webapp.models import Calendar, CalendarEvent, Project
+
+ORDERINGS = {
+    "-updated_at": (CalendarEvent.updated_at, True),
+    "updated_at": (CalendarEvent.updated_at, False),
+    "start_time": (CalendarEvent.start_time, False),
+    "-start_time": (CalendarEvent.start_time, True),
+    "end_time": (CalendarEvent.end_time, False),
+    "-end_time": (CalendarEvent.end_time, True),
+    "created_at": (CalendarEvent.created_at, False),
+    "-created_at": (CalendarEvent.created_at, True),
+}
+
+
+@dataclass(frozen=True)
+class EventFilters:
+    calendar_id: str | None = None
+    calendar_deduplication_key: str | None = None
+    updated_at_gte: datetime | None = None
+    event_id: str | None = None
+    start_time_gte: datetime | None = None
+    end_time_lte: datetime | None = None
+    is_deleted: bool | None = None
+    ordering: str = "-updated_at"
+
+
+def list_events(
+    *, project: Project, filters: EventFilters, cursor: Cursor | None, page_size: int
+) -> Page[CalendarEvent]:
+    """One page in the requested order, walking the index that matches it."""
+    query = select(CalendarEvent).where(CalendarEvent.project_id == project.id)
+    calendars = select(Calendar.id).where(Calendar.project_id == project.id)
+    if filters.calendar_id is not None:
+        query = query.where(
+            CalendarEvent.calendar_id == calendars.where(Calendar.object_id == filters.calendar_id).scalar_subquery()
+        )
+    if filters.calendar_deduplication_key is not None:
+        keyed = calendars.where(Calendar.deduplication_key == filters.calendar_deduplication_key)
+        query = query.where(CalendarEvent.calendar_id == keyed.scalar_subquery())
+    if filters.updated_at_gte is not None:
+        query = query.where(CalendarEvent.updated_at >= filters.updated_at_gte)
+    if filters.event_id is not None:
+        query = query.where(CalendarEvent.object_id == filters.event_id)
+    if filters.start_time_gte is not None:
+        query = query.where(CalendarEvent.start_time >= filters.start_time_gte)
+    if filters.end_time_lte is not None:
+        query = query.where(CalendarEvent.end_time <= filters.end_time_lte)
+    if filters.is_deleted is not None:
+        query = query.where(CalendarEvent.is_deleted.is_(filters.is_deleted))
+    sort, descending = ORDERINGS[filters.ordering]
+    return keyset_page(
+        query,
+        sort=sort,
+        id_column=CalendarEvent.id,
+        descending=descending,
+        cursor=cursor,
+        page_size=page_size,
+    )
+
+
+def get_event(*, project: Project, object_id: str) -> CalendarEvent:
+    """:raises NotFound: unknown id, or one of another project."""
+    event = db.session.scalar(
+        select(CalendarEvent).where(CalendarEvent.object_id == object_id, CalendarEvent.project_id == project.id)
+    )
+    if event is None:
+        raise NotFound("Calendar event not found")
+    return event

@@ -1,0 +1,121 @@
+"""What a sync outcome does to a calendar's state: the taxonomy's disconnect rules, retries, history."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from datetime import datetime, timedelta
+
+from flask import current_app
+
+from webapp.celery_app import enqueue
+from webapp.extensions import db
+from webapp.models import Calendar, CalendarState, CalendarStateChange, SyncAttempt
+from webapp.providers.failures import Failure, failure_data
+from webapp.sync.result import SyncResult
+
+log = logging.getLogger(__name__)
+
+
+def change_state(calendar: Calendar, to_state: CalendarState, code: str | None, now: datetime) -> None:
+    """Set the state and record the transition (nothing is recorded when the state stays the same)."""
+    if calendar.state == to_state.value:
+        return
+    db.session.add(
+        CalendarStateChange(
+            calendar_id=calendar.id,
+            from_state=calendar.state,
+            to_state=to_state.value,
+            code=code,
+            created_at=now,
+        )
+    )
+    calendar.state = to_state.value
+
+
+def mark_healthy(calendar: Calendar, now: datetime) -> None:
+    """A successful sync: connected, failure data cleared, the failure run reset."""
+    change_state(calendar, CalendarState.CONNECTED, None, now)
+    calendar.connection_failure_data = None
+    calendar.failure_count = 0
+    calendar.first_failed_at = None
+    calendar.last_failure_code = None
+    calendar.next_attempt_at = None
+
+
+def backoff_seconds(failure: Failure, attempt: int) -> float:
+    """``Retry-After`` when the provider gave one; otherwise exponential with full jitter, capped."""
+    if failure.retry_after is not None:
+        return max(1.0, failure.retry_after)
+    config = current_app.config
+    ceiling = min(config["SYNC_BACKOFF_MAX_SECONDS"], config["SYNC_BACKOFF_BASE_SECONDS"] * 2 ** (attempt - 1))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def _should_disconnect(calendar: Calendar, failure: Failure, now: datetime) -> bool:
+    if failure.disconnects == "yes":
+        return True
+    if failure.disconnects == "confirm":
+        config = current_app.config
+        first = calendar.first_failed_at or now
+        enough_failures = calendar.failure_count >= int(config["SYNC_CONFIRM_FAILURES"])
+        return enough_failures and (now - first).total_seconds() >= int(config["SYNC_CONFIRM_SECONDS"])
+    return False
+
+
+def record_failure(calendar_id: int, failure: Failure, now: datetime, started: float) -> SyncResult:
+    """Apply the failure rules in one commit, then schedule a retry if one is due.
+
+    Definitive failures disconnect at once; ``confirm`` ones after N consecutive failures over T;
+    transient ones keep the state and retry with backoff until the retry budget is spent.
+    """
+    calendar = db.session.get(Calendar, calendar_id)
+    if calendar is None:
+        return SyncResult("skipped")
+    if calendar.last_failure_code == failure.code:
+        calendar.failure_count += 1
+    else:
+        calendar.failure_count = 1
+        calendar.first_failed_at = now
+    calendar.last_failure_code = failure.code
+    retry_in: float | None = None
+    if _should_disconnect(calendar, failure, now):
+        change_state(calendar, CalendarState.DISCONNECTED, failure.code, now)
+    elif calendar.state == CalendarState.CONNECTED.value and _retry_allowed(failure, calendar.failure_count):
+        retry_in = backoff_seconds(failure, calendar.failure_count)
+    if calendar.state == CalendarState.DISCONNECTED.value:
+        calendar.connection_failure_data = failure_data(
+            failure, now=now, attempts=calendar.failure_count, first_failed_at=calendar.first_failed_at
+        )
+        calendar.next_attempt_at = None
+    elif retry_in is not None:
+        calendar.next_attempt_at = now + timedelta(seconds=retry_in)
+        calendar.sync_requested_at = now
+    else:
+        calendar.next_attempt_at = None
+    duration_ms = int((time.monotonic() - started) * 1000)
+    db.session.add(
+        SyncAttempt(
+            calendar_id=calendar.id,
+            started_at=now,
+            finished_at=now + timedelta(milliseconds=duration_ms),
+            duration_ms=duration_ms,
+            outcome="failure",
+            error_code=failure.code,
+            error_message=failure.message[:1000],
+        )
+    )
+    db.session.commit()
+    log.info("sync of %s failed: %s (attempt %s)", calendar.object_id, failure.code, calendar.failure_count)
+    if retry_in is not None:
+        enqueue("sync.calendar", calendar.id, countdown=retry_in)
+    return SyncResult("failure", error_code=failure.code)
+
+
+def _retry_allowed(failure: Failure, attempt: int) -> bool:
+    if failure.code in ("credentials_undecryptable", "credentials_missing", "request_invalid"):
+        return False
+    if failure.disconnects == "confirm":
+        return True  # keep gathering evidence until the confirmation rule decides
+    return failure.retryable and attempt <= int(current_app.config["SYNC_TRANSIENT_RETRIES"])

@@ -1,0 +1,194 @@
+"""``sync_calendar``: the one use case that syncs a calendar, and the query that says which are due."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from datetime import datetime, timedelta
+
+import requests
+from flask import current_app
+from sqlalchemy import and_, or_, select, update
+
+from webapp import crypto
+from webapp.extensions import db
+from webapp.models import Calendar, CalendarState, SyncAttempt
+from webapp.providers import Provider, get_provider
+from webapp.providers.base import ProviderFailure, TokenSet, Window
+from webapp.providers.failures import Failure, classify_google_token_error, failure_for
+from webapp.sync import health
+from webapp.sync.events import apply_events
+from webapp.sync.result import SyncResult
+
+log = logging.getLogger(__name__)
+
+# Google codes that mean "this refresh token no longer works" (subject to the race check).
+DEAD_TOKEN_CODES = frozenset({"token_revoked", "token_expired_testing_mode", "token_expired_inactivity"})
+
+
+def sync_window(now: datetime) -> Window:
+    config = current_app.config
+    return Window(
+        start=now - timedelta(days=config["SYNC_WINDOW_PAST_DAYS"]),
+        end=now + timedelta(days=config["SYNC_WINDOW_FUTURE_DAYS"]),
+    )
+
+
+def due_calendar_ids(now: datetime, limit: int = 1000) -> list[int]:
+    """Calendars to sync now: connected ones not synced within the interval, and any with a request.
+
+    Disconnected calendars wait for new credentials (a PATCH or reconnect sets ``sync_requested_at``).
+    """
+    stale_before = now - timedelta(minutes=current_app.config["SYNC_INTERVAL_MINUTES"])
+    wanted = or_(
+        Calendar.sync_requested_at.is_not(None),
+        and_(
+            Calendar.state == CalendarState.CONNECTED.value,
+            or_(Calendar.last_attempted_sync_at.is_(None), Calendar.last_attempted_sync_at < stale_before),
+        ),
+    )
+    query = (
+        select(Calendar.id)
+        .where(
+            wanted,
+            or_(Calendar.next_attempt_at.is_(None), Calendar.next_attempt_at <= now),
+            or_(Calendar.lease_expires_at.is_(None), Calendar.lease_expires_at < now),
+        )
+        .order_by(Calendar.last_attempted_sync_at.asc().nulls_first(), Calendar.id)
+        .limit(limit)
+    )
+    return list(db.session.scalars(query))
+
+
+def sync_calendar(calendar_id: int, *, now: datetime) -> SyncResult:
+    """Sync one calendar under its lease; a calendar already being synced elsewhere is skipped."""
+    lease = _acquire_lease(calendar_id, now)
+    if lease is None:
+        return SyncResult("skipped")
+    try:
+        return _sync_leased(calendar_id, now)
+    finally:
+        db.session.rollback()
+        db.session.execute(
+            update(Calendar)
+            .where(Calendar.id == calendar_id, Calendar.lease_token == lease)
+            .values(lease_token=None, lease_expires_at=None)
+        )
+        db.session.commit()
+
+
+def _acquire_lease(calendar_id: int, now: datetime) -> str | None:
+    """An atomic conditional UPDATE: works across processes and machines on SQLite and PostgreSQL."""
+    token = secrets.token_hex(16)
+    expires = now + timedelta(seconds=current_app.config["SYNC_LEASE_SECONDS"])
+    result = db.session.execute(
+        update(Calendar)
+        .where(
+            Calendar.id == calendar_id,
+            or_(Calendar.lease_expires_at.is_(None), Calendar.lease_expires_at < now),
+        )
+        .values(lease_token=token, lease_expires_at=expires)
+    )
+    db.session.commit()
+    return token if result.rowcount == 1 else None  # type: ignore[attr-defined]
+
+
+def _sync_leased(calendar_id: int, now: datetime) -> SyncResult:
+    calendar = db.session.get(Calendar, calendar_id)
+    if calendar is None:
+        return SyncResult("skipped")
+    started = time.monotonic()
+    calendar.last_attempted_sync_at = now
+    if calendar.sync_requested_at is not None and calendar.sync_requested_at <= now:
+        calendar.sync_requested_at = None
+    db.session.commit()
+    try:
+        secret = crypto.decrypt(calendar.client_secret_ciphertext)
+        refresh_token = crypto.decrypt(calendar.refresh_token_ciphertext)
+    except crypto.InvalidToken:
+        return health.record_failure(
+            calendar_id, failure_for("credentials_undecryptable", calendar.platform), now, started
+        )
+    if not secret or not refresh_token:
+        return health.record_failure(calendar_id, failure_for("credentials_missing", calendar.platform), now, started)
+    with requests.Session() as session:
+        provider = get_provider(calendar.platform, session)
+        try:
+            return _sync_with_provider(calendar, provider, secret, refresh_token, now, started)
+        except ProviderFailure as exc:
+            db.session.rollback()
+            return health.record_failure(calendar_id, exc.failure, now, started)
+
+
+def _sync_with_provider(
+    calendar: Calendar, provider: Provider, secret: str, refresh_token: str, now: datetime, started: float
+) -> SyncResult:
+    tokens = _refresh(calendar, provider, secret, refresh_token, now)
+    if calendar.is_primary and calendar.platform_uuid is None:
+        calendar.platform_uuid = provider.primary_calendar_id(tokens.access_token)
+    window = sync_window(now)
+    listing = provider.list_events(
+        access_token=tokens.access_token,
+        calendar_id=None if calendar.is_primary else calendar.platform_uuid,
+        sync_state=calendar.sync_state,
+        window=window,
+    )
+    counts = apply_events(calendar, listing, window, now)
+    calendar.sync_state = listing.sync_state
+    calendar.last_successful_sync_at = now
+    health.mark_healthy(calendar, now)
+    duration_ms = int((time.monotonic() - started) * 1000)
+    db.session.add(
+        SyncAttempt(
+            calendar_id=calendar.id,
+            started_at=now,
+            finished_at=now + timedelta(milliseconds=duration_ms),
+            duration_ms=duration_ms,
+            outcome="success",
+            full_resync=listing.complete,
+            created_count=counts.created,
+            updated_count=counts.updated,
+            deleted_count=counts.deleted,
+        )
+    )
+    db.session.commit()
+    return SyncResult("success", counts.created, counts.updated, counts.deleted, provider_calls=listing.calls + 1)
+
+
+def _refresh(calendar: Calendar, provider: Provider, secret: str, refresh_token: str, now: datetime) -> TokenSet:
+    """Refresh the access token; a rotated refresh token is stored in its own commit before anything else.
+
+    Before believing a dead-token answer, re-read the stored token: if it changed meanwhile (new
+    credentials arrived), try once more with it.
+    """
+    try:
+        tokens = provider.refresh(client_id=calendar.client_id, client_secret=secret, refresh_token=refresh_token)
+    except ProviderFailure as exc:
+        if exc.failure.code not in DEAD_TOKEN_CODES:
+            raise
+        db.session.refresh(calendar)
+        current = crypto.decrypt(calendar.refresh_token_ciphertext)
+        if current == refresh_token:
+            raise ProviderFailure(_testing_mode_check(calendar, exc.failure, now)) from None
+        refresh_token = current
+        tokens = provider.refresh(client_id=calendar.client_id, client_secret=secret, refresh_token=refresh_token)
+    if tokens.refresh_token and tokens.refresh_token != refresh_token:
+        calendar.refresh_token_ciphertext = crypto.encrypt(tokens.refresh_token)
+        calendar.refresh_token_issued_at = now
+    calendar.last_refreshed_at = now
+    db.session.commit()
+    return tokens
+
+
+def _testing_mode_check(calendar: Calendar, failure: Failure, now: datetime) -> Failure:
+    """A Google token dying about 7 days after issue is the signature of an app left in Testing mode."""
+    issued = calendar.refresh_token_issued_at
+    if calendar.platform != "google" or failure.code != "token_revoked" or issued is None:
+        return failure
+    age = now - issued
+    if timedelta(days=6) <= age <= timedelta(days=8):
+        return classify_google_token_error(
+            failure.http_status, failure.provider_error, None, testing_mode_suspected=True
+        )
+    return failure

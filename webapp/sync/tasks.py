@@ -1,0 +1,27 @@
+"""Thin Celery tasks: ids in, nothing out; the work lives in ``webapp.sync.jobs``."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from webapp.celery_app import enqueue
+from webapp.extensions import utcnow
+from webapp.sync import jobs
+
+# Every periodic job in one place.
+BEAT_SCHEDULE = {
+    "sync-due-calendars": {"task": "sync.enqueue_due", "schedule": 60.0},
+}
+
+
+def register(celery: Celery) -> None:
+    @celery.task(name="sync.calendar", shared=False)  # type: ignore[untyped-decorator]
+    def sync_calendar(calendar_id: int) -> None:
+        jobs.sync_calendar(calendar_id, now=utcnow())
+
+    @celery.task(name="sync.enqueue_due", shared=False)  # type: ignore[untyped-decorator]
+    def enqueue_due() -> None:
+        for calendar_id in jobs.due_calendar_ids(utcnow()):
+            enqueue("sync.calendar", calendar_id)
+
+    celery.conf.beat_schedule = BEAT_SCHEDULE
