@@ -112,16 +112,28 @@ def rotate(batch_size: int) -> None:
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=int)
-def serve(host: str, port: int, workers: int) -> None:
-    """Apply migrations, then serve the app with gunicorn."""
-    from webapp.server import run_gunicorn
+@click.option("--workers", default=2, show_default=True, type=int, help="Web worker processes.")
+@click.option(
+    "--with-worker/--without-worker",
+    default=True,
+    show_default=True,
+    help="Also run a Celery worker with the beat scheduler (one-machine setup).",
+)
+def serve(host: str, port: int, workers: int, with_worker: bool) -> None:
+    """Apply migrations, start the sync worker and scheduler, then serve the app with gunicorn."""
+    from webapp.server import run_gunicorn, start_celery_worker
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     _ensure_schema()
     db.engine.dispose()  # no pooled connection may cross the fork into the workers
+    worker = start_celery_worker() if with_worker else None
     click.echo(f"Serving on http://{host}:{port}", err=True)
-    run_gunicorn(app, host=host, port=port, workers=workers)
+    try:
+        run_gunicorn(app, host=host, port=port, workers=workers)
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(timeout=30)
 
 
 def register_cli(app: Flask) -> None:

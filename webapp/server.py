@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
+
+from config import PROJECT_ROOT
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
@@ -33,3 +37,12 @@ def run_gunicorn(app: Flask, *, host: str, port: int, workers: int) -> None:
             "graceful_timeout": 10,
         },
     ).run()
+
+
+def start_celery_worker() -> subprocess.Popen[bytes]:
+    """A Celery worker with embedded beat, for one machine (scale-out runs them separately)."""
+    command = [
+        sys.executable, "-m", "celery", "-A", "wsgi:celery_app", "worker", "--beat",
+        "--loglevel", "INFO", "--concurrency", "2",
+    ]  # fmt: skip
+    return subprocess.Popen(command, cwd=PROJECT_ROOT)
