@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class AppError(Exception):
     """Base of every error the service raises on purpose."""
@@ -51,10 +53,10 @@ class NonFieldError(AppError):
 
 
 class FieldErrors(AppError):
-    """Per-field problems: ``{"<field>": [message, ...]}``."""
+    """Per-field problems: ``{"<field>": [message, ...]}`` (an entry may be a structured object)."""
 
-    def __init__(self, errors: dict[str, list[str]]) -> None:
-        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
+    def __init__(self, errors: dict[str, list[Any]]) -> None:
+        super().__init__("; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in errors.items()))
         self.errors = errors
 
 

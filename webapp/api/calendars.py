@@ -28,7 +28,7 @@ def _project_key() -> str:
 @limiter.limit(_create_rate, key_func=_project_key)
 def create_calendar() -> ResponseReturnValue:
     data = parsing.parse_create_calendar(parsing.json_object())
-    calendar = service.create_calendar(project=g.project, **vars(data))
+    calendar = service.create_calendar(project=g.project, validate=_validate_requested(), **vars(data))
     return calendar_json(calendar), 201
 
 
@@ -55,7 +55,7 @@ def patch_calendar(object_id: str) -> ResponseReturnValue:
     calendar = queries.get_calendar(project=g.project, object_id=object_id)
     changes = parsing.parse_patch_calendar(parsing.json_object())
     present = {k: v for k, v in vars(changes).items() if v is not parsing.MISSING}
-    return calendar_json(service.update_calendar(calendar=calendar, **present))
+    return calendar_json(service.update_calendar(calendar=calendar, validate=_validate_requested(), **present))
 
 
 @bp.post("/calendars/<object_id>/sync")
@@ -68,6 +68,11 @@ def sync_calendar(object_id: str) -> ResponseReturnValue:
 def delete_calendar(object_id: str) -> ResponseReturnValue:
     service.delete_calendar(calendar=queries.get_calendar(project=g.project, object_id=object_id))
     return Response(b"", status=200, content_type="application/json")
+
+
+def _validate_requested() -> bool:
+    """The ``?validate=true`` extension: check credentials with the provider before storing them."""
+    return request.args.get("validate", "").lower() in ("true", "1")
 
 
 def _choice(name: str, allowed: list[str]) -> str | None:

@@ -7,8 +7,9 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from webapp import crypto
+from webapp.calendars.credentials import checked_refresh_token
 from webapp.celery_app import enqueue
-from webapp.errors import DuplicateDeduplicationKey
+from webapp.errors import DuplicateDeduplicationKey, FieldErrors
 from webapp.extensions import db, utcnow
 from webapp.models import Calendar, CalendarState, Platform, Project
 
@@ -25,12 +26,20 @@ def create_calendar(
     platform_uuid: str | None = None,
     metadata: dict[str, str] | None = None,
     deduplication_key: str | None = None,
+    validate: bool = False,
 ) -> Calendar:
     """Create a connected calendar with its first sync requested in the same commit.
 
+    With *validate*, the provider checks the credentials first and nothing is stored if it refuses.
+
     :raises DuplicateDeduplicationKey: the key already belongs to a calendar of the project
         (decided by the database's unique constraint, so concurrent creates cannot both win).
+    :raises CredentialsRejected: *validate* was set and the provider refused the credentials.
     """
+    if validate:
+        refresh_token = checked_refresh_token(
+            platform=platform.value, client_id=client_id, client_secret=client_secret, refresh_token=refresh_token
+        )
     now = utcnow()
     calendar = Calendar(
         project_id=project.id,
@@ -60,11 +69,22 @@ def update_calendar(
     client_secret: str | None = None,
     refresh_token: str | None = None,
     metadata: dict[str, str] | None = None,
+    validate: bool = False,
 ) -> Calendar:
     """Apply the given changes (None = unchanged) and request a sync; new credentials are re-encrypted.
 
-    A disconnected calendar stays disconnected until that sync succeeds.
+    A disconnected calendar stays disconnected until that sync succeeds. With *validate*, the
+    provider checks the resulting credentials first and nothing changes if it refuses.
+
+    :raises CredentialsRejected: *validate* was set and the provider refused the credentials.
     """
+    if validate:
+        refresh_token = checked_refresh_token(
+            platform=calendar.platform,
+            client_id=calendar.client_id,
+            client_secret=client_secret or _stored(calendar.client_secret_ciphertext, "client_secret"),
+            refresh_token=refresh_token or _stored(calendar.refresh_token_ciphertext, "refresh_token"),
+        )
     now = utcnow()
     if client_secret is not None:
         calendar.client_secret_ciphertext = crypto.encrypt(client_secret)
@@ -88,6 +108,14 @@ def request_sync(*, calendar: Calendar) -> Calendar:
     db.session.commit()
     enqueue("sync.calendar", calendar.id)
     return calendar
+
+
+def _stored(ciphertext: bytes, field: str) -> str:
+    """A stored secret, or a field error asking for a new one when it can no longer be decrypted."""
+    try:
+        return crypto.decrypt(ciphertext)
+    except crypto.InvalidToken:
+        raise FieldErrors({field: ["The stored value can no longer be decrypted; send a new one."]}) from None
 
 
 def delete_calendar(*, calendar: Calendar) -> None:
