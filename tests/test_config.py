@@ -79,9 +79,7 @@ def test_app_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert (tmp_path / "dev-secrets.json").exists()
 
 
-def test_a_malformed_key_stops_start_up(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_malformed_key_stops_start_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
     monkeypatch.setenv("CREDENTIALS_ENCRYPTION_KEYS", "not-a-key")
     with pytest.raises(ConfigurationError, match="key 1 is not a valid Fernet key"):

@@ -18,9 +18,7 @@ TOKEN = "1//04refresh-token-value"
 
 def _raw_row(object_id: str) -> Any:
     return db.session.execute(
-        text(
-            "SELECT client_secret_ciphertext, refresh_token_ciphertext FROM calendar WHERE object_id = :id"
-        ),
+        text("SELECT client_secret_ciphertext, refresh_token_ciphertext FROM calendar WHERE object_id = :id"),
         {"id": object_id},
     ).one()
 

@@ -11,15 +11,17 @@ from tests.conftest import VALID_CALENDAR, requires_postgres
 
 
 @requires_postgres
-def test_two_concurrent_creates_with_one_key_give_one_201_and_one_400(
-    app: Flask, auth: dict[str, str]
-) -> None:
+def test_two_concurrent_creates_with_one_key_give_one_201_and_one_400(app: Flask, auth: dict[str, str]) -> None:
     for round_number in range(5):
         barrier = threading.Barrier(2)
         results: list[tuple[int, Any]] = []
         body = {**VALID_CALENDAR, "deduplication_key": f"race-{round_number}"}
 
-        def create(body: dict[str, Any] = body, barrier: threading.Barrier = barrier) -> None:
+        def create(
+            body: dict[str, Any] = body,
+            barrier: threading.Barrier = barrier,
+            results: list[tuple[int, Any]] = results,
+        ) -> None:
             client = app.test_client()
             barrier.wait()
             response = client.post("/api/v1/calendars", json=body, headers=auth)
