@@ -13,6 +13,9 @@ from flask_migrate import stamp, upgrade
 from sqlalchemy import text
 
 from config import TestConfig, normalize_database_url
+
+# The emulated providers' fixtures, for every test folder.
+from tests.emulation import emulators, google, microsoft, receiver  # noqa: F401, E402
 from webapp import create_app
 from webapp.extensions import db, limiter
 from webapp.models import Project

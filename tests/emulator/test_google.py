@@ -10,7 +10,7 @@ from typing import Any
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from tests.emulator.conftest import (
+from tests.emulation import (
     ALICE,
     BOB,
     CLIENT_ID,

@@ -12,7 +12,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from emulator import cli
-from tests.emulator.conftest import (
+from tests.emulation import (
     ALICE,
     CLIENT_ID,
     CLIENT_SECRET,

@@ -1,4 +1,4 @@
-"""Fixtures: both emulated providers on 127.0.0.2 / 127.0.0.3 (free ports), reset before each test,
+"""Emulated providers for tests: both on 127.0.0.2 / 127.0.0.3 (free ports), reset before each test,
 and a notification receiver on 127.0.0.2 that records what the emulator sends."""
 
 from __future__ import annotations
