@@ -18,7 +18,7 @@ def broker_settings(app: Flask) -> dict[str, Any]:
     if url:
         return {"broker_url": url}
     folder = Path(app.instance_path) / "broker"
-    for sub in ("queue", "processed"):
+    for sub in ("queue", "processed", "control"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
     return {
         "broker_url": "filesystem://",
@@ -26,6 +26,7 @@ def broker_settings(app: Flask) -> dict[str, Any]:
             "data_folder_in": str(folder / "queue"),
             "data_folder_out": str(folder / "queue"),
             "processed_folder": str(folder / "processed"),
+            "control_folder": str(folder / "control"),
             "store_processed": False,
         },
     }

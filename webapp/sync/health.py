@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import logging
 import random
-import time
 from datetime import datetime, timedelta
 
 from flask import current_app
 
 from webapp.celery_app import enqueue
 from webapp.extensions import db
-from webapp.models import Calendar, CalendarState, CalendarStateChange, SyncAttempt
+from webapp.models import Calendar, CalendarState, CalendarStateChange
 from webapp.providers.failures import Failure, failure_data
-from webapp.sync.result import SyncResult
+from webapp.sync.result import Stopwatch, SyncResult
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +63,7 @@ def _should_disconnect(calendar: Calendar, failure: Failure, now: datetime) -> b
     return False
 
 
-def record_failure(calendar_id: int, failure: Failure, now: datetime, started: float) -> SyncResult:
+def record_failure(calendar_id: int, failure: Failure, now: datetime, started: Stopwatch) -> SyncResult:
     """Apply the failure rules in one commit, then schedule a retry if one is due.
 
     Definitive failures disconnect at once; ``confirm`` ones after N consecutive failures over T;
@@ -94,13 +93,9 @@ def record_failure(calendar_id: int, failure: Failure, now: datetime, started: f
         calendar.sync_requested_at = now
     else:
         calendar.next_attempt_at = None
-    duration_ms = int((time.monotonic() - started) * 1000)
     db.session.add(
-        SyncAttempt(
-            calendar_id=calendar.id,
-            started_at=now,
-            finished_at=now + timedelta(milliseconds=duration_ms),
-            duration_ms=duration_ms,
+        started.attempt(
+            calendar.id,
             outcome="failure",
             error_code=failure.code,
             error_message=failure.message[:1000],

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import time
 from datetime import datetime, timedelta
 
 import requests
@@ -13,13 +12,13 @@ from sqlalchemy import and_, or_, select, update
 
 from webapp import crypto
 from webapp.extensions import db
-from webapp.models import Calendar, CalendarState, SyncAttempt
+from webapp.models import Calendar, CalendarState
 from webapp.providers import Provider, get_provider
 from webapp.providers.base import ProviderFailure, TokenSet, Window
 from webapp.providers.failures import Failure, classify_google_token_error, failure_for
 from webapp.sync import health
 from webapp.sync.events import apply_events
-from webapp.sync.result import SyncResult
+from webapp.sync.result import Stopwatch, SyncResult
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +97,7 @@ def _sync_leased(calendar_id: int, now: datetime) -> SyncResult:
     calendar = db.session.get(Calendar, calendar_id)
     if calendar is None:
         return SyncResult("skipped")
-    started = time.monotonic()
+    started = Stopwatch.start()
     calendar.last_attempted_sync_at = now
     if calendar.sync_requested_at is not None and calendar.sync_requested_at <= now:
         calendar.sync_requested_at = None
@@ -122,7 +121,7 @@ def _sync_leased(calendar_id: int, now: datetime) -> SyncResult:
 
 
 def _sync_with_provider(
-    calendar: Calendar, provider: Provider, secret: str, refresh_token: str, now: datetime, started: float
+    calendar: Calendar, provider: Provider, secret: str, refresh_token: str, now: datetime, started: Stopwatch
 ) -> SyncResult:
     tokens = _refresh(calendar, provider, secret, refresh_token, now)
     if calendar.is_primary and calendar.platform_uuid is None:
@@ -138,13 +137,9 @@ def _sync_with_provider(
     calendar.sync_state = listing.sync_state
     calendar.last_successful_sync_at = now
     health.mark_healthy(calendar, now)
-    duration_ms = int((time.monotonic() - started) * 1000)
     db.session.add(
-        SyncAttempt(
-            calendar_id=calendar.id,
-            started_at=now,
-            finished_at=now + timedelta(milliseconds=duration_ms),
-            duration_ms=duration_ms,
+        started.attempt(
+            calendar.id,
             outcome="success",
             full_resync=listing.complete,
             created_count=counts.created,
