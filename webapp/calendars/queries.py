@@ -8,10 +8,13 @@ from webapp.errors import NotFound
 from webapp.extensions import db
 from webapp.keyset import Cursor, Page, keyset_page
 from webapp.models import Calendar, Project
+from webapp.models.ids import is_object_id, storable
 
 
 def get_calendar(*, project: Project, object_id: str) -> Calendar:
     """:raises NotFound: unknown id, or one of another project."""
+    if not is_object_id(object_id, "cal_"):
+        raise NotFound("Calendar not found")  # no query for what cannot exist
     calendar = db.session.scalar(
         select(Calendar).where(Calendar.object_id == object_id, Calendar.project_id == project.id)
     )
@@ -30,6 +33,8 @@ def list_calendars(
     platform: str | None = None,
 ) -> Page[Calendar]:
     """One page, newest first, walking the (project_id, id) index: cost does not grow with the table."""
+    if not storable(deduplication_key):
+        return Page([], None, None)
     query = select(Calendar).where(Calendar.project_id == project.id)
     if deduplication_key is not None:
         query = query.where(Calendar.deduplication_key == deduplication_key)

@@ -11,6 +11,7 @@ from webapp.errors import NotFound
 from webapp.extensions import db
 from webapp.keyset import Cursor, Page, keyset_page
 from webapp.models import Calendar, CalendarEvent, Project
+from webapp.models.ids import is_object_id, storable
 
 ORDERINGS = {
     "-updated_at": (CalendarEvent.updated_at, True),
@@ -40,6 +41,9 @@ def list_events(
     *, project: Project, filters: EventFilters, cursor: Cursor | None, page_size: int
 ) -> Page[CalendarEvent]:
     """One page in the requested order, walking the index that matches it."""
+    texts = (filters.calendar_id, filters.calendar_deduplication_key, filters.event_id)
+    if not all(storable(value) for value in texts):
+        return Page([], None, None)  # nothing stored can match a NUL character
     query = select(CalendarEvent).where(CalendarEvent.project_id == project.id)
     calendars = select(Calendar.id).where(Calendar.project_id == project.id)
     if filters.calendar_id is not None:
@@ -72,6 +76,8 @@ def list_events(
 
 def get_event(*, project: Project, object_id: str) -> CalendarEvent:
     """:raises NotFound: unknown id, or one of another project."""
+    if not is_object_id(object_id, "evt_"):
+        raise NotFound("Calendar event not found")
     event = db.session.scalar(
         select(CalendarEvent).where(CalendarEvent.object_id == object_id, CalendarEvent.project_id == project.id)
     )

@@ -11,3 +11,18 @@ _ALPHABET = string.ascii_letters + string.digits
 def new_object_id(prefix: str) -> str:
     """``cal_`` + 16 random characters, and the like for other objects."""
     return prefix + "".join(secrets.choice(_ALPHABET) for _ in range(16))
+
+
+def is_object_id(value: str, prefix: str) -> bool:
+    """Whether *value* has the shape of an id made by ``new_object_id(prefix)``."""
+    return (
+        len(value) == len(prefix) + 16
+        and value.startswith(prefix)
+        and value[len(prefix) :].isalnum()
+        and value.isascii()
+    )
+
+
+def storable(value: str | None) -> bool:
+    """Whether a text value could be stored at all: PostgreSQL text cannot hold NUL characters."""
+    return value is None or "\x00" not in value
