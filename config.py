@@ -30,6 +30,13 @@ _STRING_SETTINGS: dict[str, str] = {
     "RATELIMIT_STORAGE_URI": "memory://",
     "API_CREATE_RATE_LIMIT": "3000 per minute",
     "CELERY_BROKER_URL": "",
+    # Canonical public base URL (scheme://host[:port]) for links and OAuth callbacks; empty: the request's host.
+    "PUBLIC_BASE_URL": "",
+    # Instance-wide OAuth apps for the consent flow (a project's own OAuth app wins).
+    "GOOGLE_CLIENT_ID": "",
+    "GOOGLE_CLIENT_SECRET": "",
+    "MICROSOFT_CLIENT_ID": "",
+    "MICROSOFT_CLIENT_SECRET": "",
 }
 
 # Integer settings read from the environment (name -> default).
@@ -43,7 +50,25 @@ _INT_SETTINGS: dict[str, int] = {
     "SYNC_BACKOFF_MAX_SECONDS": 600,
     "SYNC_CONFIRM_FAILURES": 3,
     "SYNC_CONFIRM_SECONDS": 3600,
+    "CONNECT_SESSION_TTL_SECONDS": 3600,
+    "WEBHOOK_TIMEOUT_SECONDS": 10,
+    "WEBHOOK_MAX_ATTEMPTS": 8,
+    "WEBHOOK_BACKOFF_BASE_SECONDS": 30,
+    "WEBHOOK_BACKOFF_MAX_SECONDS": 3600,
+    "WEBHOOK_PAUSE_AFTER_FAILURES": 5,
+    "WEBHOOK_SECRET_ROTATION_HOURS": 24,
+    "PUSH_RENEW_BEFORE_HOURS": 24,
+    "PUSH_DEBOUNCE_SECONDS": 2,
+    "MICROSOFT_SUBSCRIPTION_MAX_MINUTES": 4230,
+    "DASHBOARD_STALE_HOURS": 24,
 }
+
+# Boolean settings read from the environment (name -> default).
+_BOOL_SETTINGS: dict[str, bool] = {
+    "WEBHOOK_ALLOW_PRIVATE_ADDRESSES": False,
+}
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
 
 # Secrets that production must be given explicitly.
 REQUIRED_IN_PRODUCTION = ("DATABASE_URL", "SECRET_KEY", "CREDENTIALS_ENCRYPTION_KEYS")
@@ -79,6 +104,27 @@ class Config:
     SYNC_BACKOFF_MAX_SECONDS = 600
     SYNC_CONFIRM_FAILURES = 3
     SYNC_CONFIRM_SECONDS = 3600
+    # Outbound webhooks: per-attempt timeout, retry budget and backoff, automatic pause, secret rotation.
+    WEBHOOK_TIMEOUT_SECONDS: float = 10
+    WEBHOOK_MAX_ATTEMPTS = 8
+    WEBHOOK_BACKOFF_BASE_SECONDS = 30
+    WEBHOOK_BACKOFF_MAX_SECONDS = 3600
+    WEBHOOK_PAUSE_AFTER_FAILURES = 5
+    WEBHOOK_SECRET_ROTATION_HOURS = 24
+    PUSH_RENEW_BEFORE_HOURS = 24
+    PUSH_DEBOUNCE_SECONDS = 2
+    MICROSOFT_SUBSCRIPTION_MAX_MINUTES = 4230
+    # Development and tests only: let webhooks reach loopback and private addresses.
+    WEBHOOK_ALLOW_PRIVATE_ADDRESSES = False
+    # Onboarding: canonical base URL, instance-wide OAuth apps, connect-session lifetime.
+    PUBLIC_BASE_URL = ""
+    GOOGLE_CLIENT_ID = ""
+    GOOGLE_CLIENT_SECRET = ""
+    MICROSOFT_CLIENT_ID = ""
+    MICROSOFT_CLIENT_SECRET = ""
+    CONNECT_SESSION_TTL_SECONDS = 3600
+    # Dashboard: a connected calendar whose last successful sync is older than this is "stale".
+    DASHBOARD_STALE_HOURS = 24
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     TESTING = False
@@ -97,6 +143,8 @@ class TestConfig(Config):
     RATELIMIT_STORAGE_URI = "memory://"
     # Nothing consumes this broker: tests assert on the intent stored in the database.
     CELERY_BROKER_URL = "memory://"
+    # The tests' webhook receiver listens on loopback.
+    WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True
 
 
 def normalize_database_url(url: str) -> str:
@@ -129,6 +177,17 @@ def _dev_secrets(instance_path: Path) -> dict[str, str]:
     return generated
 
 
+def _parse_bool(name: str, raw: str, default: bool) -> bool:
+    value = raw.strip().lower()
+    if not value:
+        return default
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigurationError(f"{name} must be true or false, got {raw!r}")
+
+
 def load_settings(environ: dict[str, str] | os._Environ[str], instance_path: Path) -> dict[str, Any]:
     """Read the environment into config values; raise ConfigurationError when production lacks secrets."""
     app_env = environ.get("APP_ENV", "development").strip() or "development"
@@ -159,6 +218,8 @@ def load_settings(environ: dict[str, str] | os._Environ[str], instance_path: Pat
         if raw and not raw.isdigit():
             raise ConfigurationError(f"{name} must be a whole number, got {raw!r}")
         settings[name] = int(raw) if raw else number
+    for name, flag in _BOOL_SETTINGS.items():
+        settings[name] = _parse_bool(name, environ.get(name, ""), flag)
     if app_env == "production":
         settings["SESSION_COOKIE_SECURE"] = True
     return settings

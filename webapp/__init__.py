@@ -43,4 +43,15 @@ def create_app(config: type[Config] | None = None, **overrides: Any) -> Flask:
     init_celery(app)
     error_handlers.register(app)
     register_cli(app)
+    from webapp.onboarding import security, views
+
+    app.register_blueprint(views.bp)
+    from webapp.push.views import bp as push_bp
+
+    app.register_blueprint(push_bp)
+    csrf.exempt(push_bp)  # providers authenticate by channel secret, not by cookie
+    from webapp import dashboard
+
+    dashboard.init_app(app)
+    app.after_request(security.add_security_headers)
     return app

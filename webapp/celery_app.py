@@ -54,9 +54,15 @@ def init_celery(app: Flask) -> Celery:
     celery.conf.update(app.config.get("CELERY", {}))
     celery.set_default()
     app.extensions["celery"] = celery
-    from webapp.sync import tasks
+    from webapp.push import tasks as push_tasks
+    from webapp.sync import tasks as sync_tasks
+    from webapp.webhooks import tasks as webhook_tasks
 
-    tasks.register(celery)
+    schedule: dict[str, Any] = {}
+    for module in (sync_tasks, webhook_tasks, push_tasks):
+        module.register(celery)
+        schedule.update(module.BEAT_SCHEDULE)
+    celery.conf.beat_schedule = schedule
     return celery
 
 

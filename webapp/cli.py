@@ -139,3 +139,9 @@ def serve(host: str, port: int, workers: int, with_worker: bool) -> None:
 def register_cli(app: Flask) -> None:
     for command in (projects_cli, api_keys_cli, crypto_cli, serve):
         app.cli.add_command(command)
+    from webapp.onboarding.cli import register as register_onboarding_cli
+
+    register_onboarding_cli(app, projects_cli)
+    from webapp.dashboard.cli import register as register_dashboard_cli
+
+    register_dashboard_cli(app)

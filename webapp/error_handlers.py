@@ -10,6 +10,7 @@ import uuid
 from flask import Flask, Response, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_limiter.errors import RateLimitExceeded
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from webapp.errors import AppError, FieldErrors, FrameworkError, NonFieldError
@@ -80,7 +81,15 @@ def render_unexpected(exc: Exception) -> ResponseReturnValue:
     return render_template("errors/500.html", error_id=error_id), 500
 
 
+def render_csrf_error(exc: CSRFError) -> ResponseReturnValue:
+    """A form without a valid CSRF token: a clear "please reload" page (JSON under /api/)."""
+    if _is_api():
+        return _json({"detail": exc.description}, 400)
+    return render_template("onboarding/csrf_error.html"), 400
+
+
 def register(app: Flask) -> None:
+    app.register_error_handler(CSRFError, render_csrf_error)
     app.register_error_handler(AppError, render_app_error)
     app.register_error_handler(HTTPException, render_http_error)
     app.register_error_handler(Exception, render_unexpected)

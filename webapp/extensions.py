@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from flask_limiter import Limiter
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
@@ -49,9 +50,13 @@ class Base(DeclarativeBase):
     )
 
 
-db = SQLAlchemy(model_class=Base)
+# Objects stay readable after commit: a view serializes what it just wrote without reloading it.
+# Every web request and task gets a fresh session, so nothing stale outlives its unit of work.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 csrf = CSRFProtect()
+# Dashboard sessions; configured in webapp.dashboard.init_app.
+login_manager = LoginManager()
 # Limits are declared per view; the key function is given there (the project, after authentication).
 limiter = Limiter(key_func=lambda: "global", default_limits=[])
 
@@ -66,7 +71,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-__all__ = ["Model", "db", "migrate", "csrf", "limiter", "utcnow", "UTCDateTime"]
+__all__ = ["Model", "db", "migrate", "csrf", "limiter", "login_manager", "utcnow", "UTCDateTime"]
 
 
 @event.listens_for(Engine, "connect")

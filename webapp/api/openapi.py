@@ -10,6 +10,7 @@ from webapp.api.blueprint import bp
 
 _STRING_OR_NULL = {"type": ["string", "null"]}
 _DATETIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
+_TRIGGERS = ["calendar.state_change", "calendar.events_update"]
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -146,6 +147,117 @@ SCHEMAS: dict[str, Any] = {
             "results": {"type": "array", "items": _ref("CalendarEvent")},
         },
     },
+    "Webhook": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["id", "url", "triggers", "state", "paused_reason", "failure_count", "created_at", "updated_at"],
+        "properties": {
+            "id": {"type": "string", "pattern": "^wh_[A-Za-z0-9]{16}$"},
+            "url": {"type": "string"},
+            "triggers": {"type": "array", "items": {"enum": _TRIGGERS}},
+            "state": {"enum": ["active", "paused"]},
+            "paused_reason": _STRING_OR_NULL,
+            "failure_count": {"type": "integer", "description": "Failed deliveries in a row"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "updated_at": {"type": "string", "format": "date-time"},
+            "signing_secret": {
+                "type": "string",
+                "description": "Only in the response to POST /webhooks: base64 of the project's newest secret",
+            },
+        },
+    },
+    "WebhookCreate": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["url"],
+        "properties": {
+            "url": {"type": "string", "maxLength": 2048, "description": "http(s); https in production"},
+            "triggers": {"type": "array", "minItems": 1, "items": {"enum": _TRIGGERS}},
+            "state": {"enum": ["active", "paused"]},
+        },
+    },
+    "WebhookPatch": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "url": {"type": "string", "maxLength": 2048},
+            "triggers": {"type": "array", "minItems": 1, "items": {"enum": _TRIGGERS}},
+            "state": {"enum": ["active", "paused"], "description": "active resumes and clears the failure run"},
+        },
+    },
+    "WebhookPage": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["next", "previous", "results"],
+        "properties": {
+            "next": _STRING_OR_NULL,
+            "previous": _STRING_OR_NULL,
+            "results": {"type": "array", "items": _ref("Webhook")},
+        },
+    },
+    "WebhookSecret": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["signing_secret", "previous_secrets_expire_at"],
+        "properties": {
+            "signing_secret": {"type": "string", "description": "base64; shown once"},
+            "previous_secrets_expire_at": {"type": "string", "format": "date-time"},
+        },
+    },
+    "WebhookAttempt": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["attempted_at", "status_code", "latency_ms", "response_body", "error"],
+        "properties": {
+            "attempted_at": {"type": "string", "format": "date-time"},
+            "status_code": {"type": ["integer", "null"]},
+            "latency_ms": {"type": "integer"},
+            "response_body": {"type": ["string", "null"], "maxLength": 500},
+            "error": _STRING_OR_NULL,
+        },
+    },
+    "WebhookDelivery": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": [
+            "id",
+            "webhook_id",
+            "calendar_id",
+            "trigger",
+            "idempotency_key",
+            "status",
+            "attempt_count",
+            "next_attempt_at",
+            "payload",
+            "attempts",
+            "created_at",
+            "updated_at",
+        ],
+        "properties": {
+            "id": {"type": "string", "pattern": "^whd_[A-Za-z0-9]{16}$"},
+            "webhook_id": {"type": "string"},
+            "calendar_id": _STRING_OR_NULL,
+            "trigger": {"enum": [*_TRIGGERS, "webhook.test"]},
+            "idempotency_key": {"type": "string", "format": "uuid"},
+            "status": {"enum": ["pending", "delivered", "failed"]},
+            "attempt_count": {"type": "integer", "description": "Attempts in the current round"},
+            "next_attempt_at": _DATETIME_OR_NULL,
+            "payload": {"type": "object", "description": "The exact envelope sent (signed as canonical JSON)"},
+            "attempts": {"type": "array", "items": _ref("WebhookAttempt")},
+            "created_at": {"type": "string", "format": "date-time"},
+            "updated_at": {"type": "string", "format": "date-time"},
+        },
+    },
+    "WebhookDeliveryPage": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["next", "previous", "results"],
+        "properties": {
+            "next": _STRING_OR_NULL,
+            "previous": _STRING_OR_NULL,
+            "results": {"type": "array", "items": _ref("WebhookDelivery")},
+        },
+    },
     "ValidationError": {
         "description": "Field errors ({field: [messages]}) or {non_field_errors: [message]}",
         "type": "object",
@@ -164,6 +276,7 @@ SCHEMAS: dict[str, Any] = {
 }
 
 _CALENDAR_ID = {"name": "object_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_OBJECT_ID = _CALENDAR_ID
 
 
 def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -263,6 +376,83 @@ PATHS: dict[str, Any] = {
             "responses": {"200": _json_response("The event", _ref("CalendarEvent")), **_ERRORS},
         },
     },
+    "/webhooks": {
+        "post": {
+            "operationId": "createWebhook",
+            "summary": "Extension: subscribe a URL to triggers; returns the project's signing secret once",
+            "requestBody": _body("WebhookCreate"),
+            "responses": {"201": _json_response("The created webhook", _ref("Webhook")), **_ERRORS},
+        },
+        "get": {
+            "operationId": "listWebhooks",
+            "summary": "Extension: webhooks, newest first, 25 per page by default",
+            "parameters": [
+                _query("cursor", {"type": "string"}, "Opaque cursor from next or previous"),
+                _query("page_size", {"type": "integer", "minimum": 1, "maximum": 100}, "Extension"),
+            ],
+            "responses": {"200": _json_response("A page of webhooks", _ref("WebhookPage")), **_ERRORS},
+        },
+    },
+    "/webhooks/rotate_secret": {
+        "post": {
+            "operationId": "rotateWebhookSecret",
+            "summary": "Extension: a new signing secret; the previous ones keep signing (X-Webhook-Signatures) "
+            "for WEBHOOK_SECRET_ROTATION_HOURS",
+            "responses": {"200": _json_response("The new secret, shown once", _ref("WebhookSecret")), **_ERRORS},
+        }
+    },
+    "/webhooks/{object_id}": {
+        "parameters": [_OBJECT_ID],
+        "get": {
+            "operationId": "getWebhook",
+            "responses": {"200": _json_response("The webhook", _ref("Webhook")), **_ERRORS},
+        },
+        "patch": {
+            "operationId": "updateWebhook",
+            "requestBody": _body("WebhookPatch"),
+            "responses": {"200": _json_response("The updated webhook", _ref("Webhook")), **_ERRORS},
+        },
+        "delete": {
+            "operationId": "deleteWebhook",
+            "responses": {"200": {"description": "Deleted with its deliveries; empty body"}, **_ERRORS},
+        },
+    },
+    "/webhooks/{object_id}/deliveries": {
+        "parameters": [_OBJECT_ID],
+        "get": {
+            "operationId": "listWebhookDeliveries",
+            "summary": "Extension: deliveries of a webhook with their attempts, newest first",
+            "parameters": [
+                _query("cursor", {"type": "string"}, "Opaque cursor from next or previous"),
+                _query("calendar_id", {"type": "string"}, "Exact; unknown gives an empty list"),
+                _query("status", {"enum": ["pending", "delivered", "failed"]}, "Exact"),
+                _query("page_size", {"type": "integer", "minimum": 1, "maximum": 100}, "Extension"),
+            ],
+            "responses": {
+                "200": _json_response("A page of deliveries", _ref("WebhookDeliveryPage")),
+                **_ERRORS,
+            },
+        },
+    },
+    "/webhooks/{object_id}/test": {
+        "parameters": [_OBJECT_ID],
+        "post": {
+            "operationId": "testWebhook",
+            "summary": "Extension: send a webhook.test event now (once, also to a paused webhook)",
+            "responses": {
+                "200": _json_response("The test delivery and its attempt", _ref("WebhookDelivery")),
+                **_ERRORS,
+            },
+        },
+    },
+    "/webhook_deliveries/{object_id}/redeliver": {
+        "parameters": [_OBJECT_ID],
+        "post": {
+            "operationId": "redeliverWebhookDelivery",
+            "summary": "Extension: send a delivery again (same body and idempotency key, new retry budget)",
+            "responses": {"202": _json_response("The delivery, pending again", _ref("WebhookDelivery")), **_ERRORS},
+        },
+    },
     "/openapi.json": {
         "get": {
             "operationId": "getOpenApiDocument",
@@ -271,6 +461,91 @@ PATHS: dict[str, Any] = {
         }
     },
 }
+
+# Connect sessions (the browser onboarding flow).
+SCHEMAS.update(
+    {
+        "ConnectSessionCreate": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "platform": {"enum": ["google", "microsoft"], "description": "Skip the provider choice"},
+                "calendar_id": {"type": "string", "description": "Reconnect this calendar in place"},
+                "deduplication_key": {"type": "string", "maxLength": 1024},
+                "metadata": {"type": "object", "additionalProperties": {"type": "string"}, "minProperties": 1},
+                "redirect_url": {
+                    "type": "string",
+                    "maxLength": 2048,
+                    "description": "Absolute http(s) URL on one of the project's allowed redirect origins",
+                },
+            },
+        },
+        "ConnectSessionCreated": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["id", "url", "expires_at"],
+            "properties": {
+                "id": {"type": "string", "pattern": "^cs_[A-Za-z0-9]{16}$"},
+                "url": {"type": "string", "description": "Open in the end user's browser; shown once"},
+                "expires_at": {"type": "string", "format": "date-time"},
+            },
+        },
+        "ConnectSession": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": [
+                "id",
+                "status",
+                "platform",
+                "calendar_id",
+                "deduplication_key",
+                "metadata",
+                "redirect_url",
+                "expires_at",
+                "created_at",
+                "used_at",
+                "error_code",
+            ],
+            "properties": {
+                "id": {"type": "string", "pattern": "^cs_[A-Za-z0-9]{16}$"},
+                "status": {"enum": ["pending", "completed", "failed", "expired"]},
+                "platform": {"enum": ["google", "microsoft", None]},
+                "calendar_id": _STRING_OR_NULL,
+                "deduplication_key": _STRING_OR_NULL,
+                "metadata": {"type": ["object", "null"], "additionalProperties": {"type": "string"}},
+                "redirect_url": _STRING_OR_NULL,
+                "expires_at": {"type": "string", "format": "date-time"},
+                "created_at": {"type": "string", "format": "date-time"},
+                "used_at": _DATETIME_OR_NULL,
+                "error_code": {**_STRING_OR_NULL, "description": "Failure taxonomy code of the last failed attempt"},
+            },
+        },
+    }
+)
+PATHS.update(
+    {
+        "/connect_sessions": {
+            "post": {
+                "operationId": "createConnectSession",
+                "summary": "Extension: a one-hour link where an end user connects (or reconnects) a calendar",
+                "requestBody": _body("ConnectSessionCreate"),
+                "responses": {
+                    "201": _json_response("The session and its URL", _ref("ConnectSessionCreated")),
+                    **_ERRORS,
+                },
+            }
+        },
+        "/connect_sessions/{object_id}": {
+            "parameters": [_OBJECT_ID],
+            "get": {
+                "operationId": "getConnectSession",
+                "summary": "Extension: a connect session's status and, once completed, its calendar",
+                "responses": {"200": _json_response("The session", _ref("ConnectSession")), **_ERRORS},
+            },
+        },
+    }
+)
+
 
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import request
 
@@ -34,6 +35,8 @@ MAX_LENGTHS = {
     "refresh_token": 4096,
     "platform_uuid": 1024,
     "deduplication_key": 1024,
+    "calendar_id": 64,
+    "redirect_url": 2048,
 }
 METADATA_MAX_JSON_LENGTH = 1000
 
@@ -126,6 +129,15 @@ def _metadata(value: Any, name: str) -> dict[str, str]:
     return value
 
 
+def _absolute_url(value: Any, name: str) -> str:
+    """An absolute http(s) URL (which origins are allowed is the service's decision)."""
+    text = _string(value, name)
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in text):
+        raise _FieldInvalid("Enter a valid absolute http(s) URL.")
+    return text
+
+
 _PARSERS = {
     "platform": _platform,
     "client_id": _string,
@@ -134,6 +146,8 @@ _PARSERS = {
     "platform_uuid": _string,
     "metadata": _metadata,
     "deduplication_key": _string,
+    "calendar_id": _string,
+    "redirect_url": _absolute_url,
 }
 
 
@@ -189,3 +203,20 @@ def parse_create_calendar(data: dict[str, Any]) -> CreateCalendar:
 def parse_patch_calendar(data: dict[str, Any]) -> PatchCalendar:
     """:raises FieldErrors | NonFieldError:"""
     return PatchCalendar(**_parse(data, PATCH_FIELDS, ()))
+
+
+CONNECT_SESSION_FIELDS = ("platform", "calendar_id", "deduplication_key", "metadata", "redirect_url")
+
+
+@dataclass(frozen=True)
+class CreateConnectSession:
+    platform: Platform | None = None
+    calendar_id: str | None = None
+    deduplication_key: str | None = None
+    metadata: dict[str, str] | None = None
+    redirect_url: str | None = None
+
+
+def parse_create_connect_session(data: dict[str, Any]) -> CreateConnectSession:
+    """:raises FieldErrors | NonFieldError:"""
+    return CreateConnectSession(**_parse(data, CONNECT_SESSION_FIELDS, ()))

@@ -12,7 +12,9 @@ def iso(value: datetime | None) -> str | None:
     """ISO 8601 UTC with microseconds and ``Z``."""
     if value is None:
         return None
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def calendar_json(calendar: Calendar) -> dict[str, Any]:

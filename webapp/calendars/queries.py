@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from webapp.errors import NotFound
 from webapp.extensions import db
@@ -10,14 +10,16 @@ from webapp.keyset import Cursor, Page, keyset_page
 from webapp.models import Calendar, Project
 from webapp.models.ids import is_object_id, storable
 
+_CALENDAR_BY_ID = select(Calendar).where(
+    Calendar.object_id == bindparam("object_id"), Calendar.project_id == bindparam("project_id")
+)
+
 
 def get_calendar(*, project: Project, object_id: str) -> Calendar:
     """:raises NotFound: unknown id, or one of another project."""
     if not is_object_id(object_id, "cal_"):
         raise NotFound("Calendar not found")  # no query for what cannot exist
-    calendar = db.session.scalar(
-        select(Calendar).where(Calendar.object_id == object_id, Calendar.project_id == project.id)
-    )
+    calendar = db.session.scalar(_CALENDAR_BY_ID, {"object_id": object_id, "project_id": project.id})
     if calendar is None:
         raise NotFound("Calendar not found")
     return calendar

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import defer, joinedload
 
 from webapp.errors import NotFound
 from webapp.extensions import db
@@ -44,7 +45,15 @@ def list_events(
     texts = (filters.calendar_id, filters.calendar_deduplication_key, filters.event_id)
     if not all(storable(value) for value in texts):
         return Page([], None, None)  # nothing stored can match a NUL character
-    query = select(CalendarEvent).where(CalendarEvent.project_id == project.id)
+    query = (
+        select(CalendarEvent)
+        .where(CalendarEvent.project_id == project.id)
+        # Only what the response shows: the calendar's public id, not its secrets and timestamps.
+        .options(
+            joinedload(CalendarEvent.calendar, innerjoin=True).load_only(Calendar.object_id),
+            defer(CalendarEvent.content_hash),
+        )
+    )
     calendars = select(Calendar.id).where(Calendar.project_id == project.id)
     if filters.calendar_id is not None:
         query = query.where(

@@ -1,16 +1,47 @@
 """Every model and enum, one module per aggregate."""
 
+from webapp.models.admin import AdminUser, LoginThrottle, ProjectMembership
 from webapp.models.calendar import Calendar, CalendarState, Platform
+from webapp.models.connect import ConnectSession, ConnectStatus
 from webapp.models.event import CalendarEvent, CalendarStateChange, SyncAttempt
+from webapp.models.oauth_app import ConnectRedirectOrigin, OAuthApp
 from webapp.models.project import ApiKey, Project
+from webapp.models.push import PushChannel, PushChannelStop
+from webapp.models.webhook import (
+    TEST_TRIGGER,
+    DeliveryStatus,
+    EndpointState,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookSecret,
+    WebhookTrigger,
+)
 
 __all__ = [
+    "AdminUser",
+    "LoginThrottle",
+    "ProjectMembership",
     "ApiKey",
     "Calendar",
     "CalendarEvent",
     "CalendarState",
     "CalendarStateChange",
+    "ConnectRedirectOrigin",
+    "ConnectSession",
+    "ConnectStatus",
+    "OAuthApp",
     "Platform",
     "Project",
+    "PushChannel",
+    "PushChannelStop",
     "SyncAttempt",
+    "TEST_TRIGGER",
+    "DeliveryStatus",
+    "EndpointState",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookSecret",
+    "WebhookTrigger",
 ]

@@ -111,6 +111,34 @@ class GoogleProvider:
                 return EventListing(events=events, sync_state=state, complete=complete, calls=calls)
 
 
+    def watch(
+        self, *, access_token: str, calendar_id: str | None, channel_id: str, secret: str, address: str
+    ) -> tuple[str, datetime]:
+        """Open an events.watch channel; returns its resourceId and the expiry Google chose."""
+        response = call(
+            self.session,
+            "POST",
+            f"{self.api}/calendars/{quote(calendar_id or 'primary', safe='')}/events/watch",
+            provider="google",
+            classify=classify_google_api_error,
+            json={"id": channel_id, "type": "web_hook", "address": address, "token": secret},
+            headers={"Authorization": f"Bearer {access_token}"},
+        )
+        body = response.json()
+        return str(body["resourceId"]), datetime.fromtimestamp(int(body["expiration"]) / 1000, UTC)
+
+    def stop_channel(self, *, access_token: str, channel_id: str, resource_id: str | None) -> None:
+        call(
+            self.session,
+            "POST",
+            f"{self.api}/channels/stop",
+            provider="google",
+            classify=classify_google_api_error,
+            json={"id": channel_id, "resourceId": resource_id},
+            headers={"Authorization": f"Bearer {access_token}"},
+        )
+
+
 def _when(value: dict[str, Any] | None) -> datetime | None:
     if not value:
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -124,6 +125,51 @@ class MicrosoftProvider:
                     }
                 return EventListing(events=events, sync_state=state, complete=complete, calls=calls)
         raise AssertionError("unreachable")
+
+
+    def subscribe(
+        self,
+        *,
+        access_token: str,
+        calendar_id: str | None,
+        notification_url: str,
+        lifecycle_url: str,
+        client_state: str,
+        expires_at: datetime,
+    ) -> tuple[str, datetime]:
+        """Create a subscription (Graph runs the validation handshake against both URLs meanwhile)."""
+        resource = "me/events" if calendar_id is None else f"me/calendars/{quote(calendar_id, safe='')}/events"
+        body = {
+            "changeType": "created,updated,deleted",
+            "notificationUrl": notification_url,
+            "lifecycleNotificationUrl": lifecycle_url,
+            "resource": resource,
+            "expirationDateTime": rfc3339(expires_at),
+            "clientState": client_state,
+            "latestSupportedTlsVersion": "v1_2",
+        }
+        response = self._send("POST", f"{self.graph}/subscriptions", access_token, body)
+        data = response.json()
+        return str(data["id"]), parse_datetime(data["expirationDateTime"])
+
+    def renew_subscription(self, *, access_token: str, subscription_id: str, expires_at: datetime) -> datetime:
+        url = f"{self.graph}/subscriptions/{quote(subscription_id, safe='')}"
+        response = self._send("PATCH", url, access_token, {"expirationDateTime": rfc3339(expires_at)})
+        return parse_datetime(response.json()["expirationDateTime"])
+
+    def delete_subscription(self, *, access_token: str, subscription_id: str) -> None:
+        self._send("DELETE", f"{self.graph}/subscriptions/{quote(subscription_id, safe='')}", access_token, None)
+
+    def _send(self, method: str, url: str, access_token: str, body: dict[str, Any] | None) -> requests.Response:
+        return call(
+            self.session,
+            method,
+            url,
+            provider="microsoft",
+            classify=classify_graph_error,
+            json=body,
+            headers={"Authorization": f"Bearer {access_token}"},
+        )
 
 
 def normalize(item: dict[str, Any]) -> EventData:

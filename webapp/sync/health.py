@@ -13,6 +13,10 @@ from webapp.extensions import db
 from webapp.models import Calendar, CalendarState, CalendarStateChange
 from webapp.providers.failures import Failure, failure_data
 from webapp.sync.result import Stopwatch, SyncResult
+from webapp.webhooks import service as webhooks
+
+STATE_CHANGE = "calendar.state_change"
+EVENTS_UPDATE = "calendar.events_update"
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +76,7 @@ def record_failure(calendar_id: int, failure: Failure, now: datetime, started: S
     calendar = db.session.get(Calendar, calendar_id)
     if calendar is None:
         return SyncResult("skipped")
+    previous_state = calendar.state
     if calendar.last_failure_code == failure.code:
         calendar.failure_count += 1
     else:
@@ -101,7 +106,10 @@ def record_failure(calendar_id: int, failure: Failure, now: datetime, started: S
             error_message=failure.message[:1000],
         )
     )
+    # The outbox rows commit with the change that causes them (after the failure data is set).
+    deliveries = webhooks.record(calendar, STATE_CHANGE, now=now) if calendar.state != previous_state else []
     db.session.commit()
+    webhooks.enqueue_deliveries(deliveries)
     log.info("sync of %s failed: %s (attempt %s)", calendar.object_id, failure.code, calendar.failure_count)
     if retry_in is not None:
         enqueue("sync.calendar", calendar.id, countdown=retry_in)

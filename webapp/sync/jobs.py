@@ -16,9 +16,11 @@ from webapp.models import Calendar, CalendarState
 from webapp.providers import Provider, get_provider
 from webapp.providers.base import ProviderFailure, TokenSet, Window
 from webapp.providers.failures import Failure, classify_google_token_error, failure_for
+from webapp.push import service as push
 from webapp.sync import health
 from webapp.sync.events import apply_events
 from webapp.sync.result import Stopwatch, SyncResult
+from webapp.webhooks import service as webhooks
 
 log = logging.getLogger(__name__)
 
@@ -114,16 +116,36 @@ def _sync_leased(calendar_id: int, now: datetime) -> SyncResult:
     with requests.Session() as session:
         provider = get_provider(calendar.platform, session)
         try:
-            return _sync_with_provider(calendar, provider, secret, refresh_token, now, started)
+            tokens = _refresh(calendar, provider, secret, refresh_token, now)
         except ProviderFailure as exc:
-            db.session.rollback()
-            return health.record_failure(calendar_id, exc.failure, now, started)
+            return _failed(calendar_id, exc, now, started, provider, None)
+        try:
+            return _sync_with_provider(calendar, provider, tokens, now, started)
+        except ProviderFailure as exc:
+            return _failed(calendar_id, exc, now, started, provider, tokens.access_token)
+
+
+def _failed(
+    calendar_id: int,
+    exc: ProviderFailure,
+    now: datetime,
+    started: Stopwatch,
+    provider: Provider,
+    access_token: str | None,
+) -> SyncResult:
+    """Record the failure; a calendar it disconnects also loses its push channels."""
+    db.session.rollback()
+    result = health.record_failure(calendar_id, exc.failure, now, started)
+    calendar = db.session.get(Calendar, calendar_id)
+    if calendar is not None and calendar.state == CalendarState.DISCONNECTED.value:
+        push.stop_channels(calendar, provider, access_token)
+        db.session.commit()
+    return result
 
 
 def _sync_with_provider(
-    calendar: Calendar, provider: Provider, secret: str, refresh_token: str, now: datetime, started: Stopwatch
+    calendar: Calendar, provider: Provider, tokens: TokenSet, now: datetime, started: Stopwatch
 ) -> SyncResult:
-    tokens = _refresh(calendar, provider, secret, refresh_token, now)
     if calendar.is_primary and calendar.platform_uuid is None:
         calendar.platform_uuid = provider.primary_calendar_id(tokens.access_token)
     window = sync_window(now)
@@ -134,9 +156,11 @@ def _sync_with_provider(
         window=window,
     )
     counts = apply_events(calendar, listing, window, now)
+    previous_state = calendar.state
     calendar.sync_state = listing.sync_state
     calendar.last_successful_sync_at = now
     health.mark_healthy(calendar, now)
+    push.ensure_channel(calendar, provider, tokens.access_token, now)
     db.session.add(
         started.attempt(
             calendar.id,
@@ -147,7 +171,13 @@ def _sync_with_provider(
             deleted_count=counts.deleted,
         )
     )
+    deliveries = []
+    if calendar.state != previous_state:
+        deliveries += webhooks.record(calendar, health.STATE_CHANGE, now=now)
+    if counts.changed:  # never after a sync that changed nothing
+        deliveries += webhooks.record(calendar, health.EVENTS_UPDATE, now=now)
     db.session.commit()
+    webhooks.enqueue_deliveries(deliveries)
     return SyncResult("success", counts.created, counts.updated, counts.deleted, provider_calls=listing.calls + 1)
 
 

@@ -23,5 +23,3 @@ def register(celery: Celery) -> None:
     def enqueue_due() -> None:
         for calendar_id in jobs.due_calendar_ids(utcnow()):
             enqueue("sync.calendar", calendar_id)
-
-    celery.conf.beat_schedule = BEAT_SCHEDULE

@@ -1,0 +1,168 @@
+"""The consent flow in real headless Chromium (Debian's ``chromium``, driven by Playwright).
+
+The service runs on 127.0.0.1 and the emulated providers on 127.0.0.2 / 127.0.0.3, so the provider is
+cross-site for cookies as in production (``SameSite=Lax`` must carry the session back to the callback).
+Skipped only when ``/usr/bin/chromium`` is missing outside CI; in CI (``CI`` set) these tests always run.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.serving import make_server
+
+from emulator.servers import QuietRequestHandler
+from tests.emulation import ALICE
+from tests.onboarding.conftest import Providers, calendars, new_session, seed_app_client
+from webapp.extensions import db, utcnow
+from webapp.models import CalendarState
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "status-page.png"
+
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
+    reason=f"needs Debian's chromium at {CHROMIUM} (apt-get install -y chromium chromium-driver); CI always runs",
+)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def live(flow_app: Flask, providers: Providers) -> Iterator[str]:
+    """The service on 127.0.0.1 in a thread; its callback URLs registered with the emulated clients."""
+    server = make_server("127.0.0.1", 0, flow_app, threaded=True, request_handler=QuietRequestHandler)
+    base = f"http://127.0.0.1:{server.server_port}"
+    flow_app.config["PUBLIC_BASE_URL"] = base
+    for provider in (providers.google, providers.microsoft):
+        seed_app_client(provider, [base])
+        provider.settings(auto_approve=False)  # the real consent pages
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield base
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 420, "height": 560})
+    try:
+        tab = context.new_page()
+        tab.set_default_timeout(10_000)
+        yield tab
+    finally:
+        context.close()
+
+
+def consent(page: Any, account: str = ALICE, *, allow: bool = True) -> None:
+    """On the emulator's consent page: pick the account, keep every scope ticked, Allow (or Deny)."""
+    page.get_by_label(account, exact=False).check()
+    page.get_by_role("button", name="Allow" if allow else "Deny").click()
+
+
+def test_connect_google_in_the_browser(
+    live: str, page: Any, client: FlaskClient, auth: dict[str, str], providers: Providers
+) -> None:
+    _, path = new_session(client, auth, metadata={"user": "42"}, redirect_url="https://app.example.com/settings")
+    page.goto(live + path)
+    assert "Acme" in page.inner_text("main")
+    page.get_by_role("button", name="Continue with Google").click()
+    page.wait_for_url(f"{providers.google.base}/**")
+    consent(page)
+    page.wait_for_url(f"{live}/connect/*/done")
+    assert page.inner_text("h1") == "Your calendar is connected"
+    assert ALICE in page.inner_text("main")
+    (calendar,) = calendars()
+    assert calendar.platform == "google" and calendar.meta == {"user": "42"}
+
+    # The README's screenshot: a calendar synced a few minutes ago.
+    calendar.last_successful_sync_at = utcnow() - timedelta(minutes=3)
+    db.session.commit()
+    page.reload()
+    assert "3 minutes ago" in page.inner_text("main")
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+
+def test_connect_microsoft_in_the_browser(
+    live: str, page: Any, client: FlaskClient, auth: dict[str, str], providers: Providers
+) -> None:
+    _, path = new_session(client, auth, platform="microsoft")
+    page.goto(live + path)  # the platform is fixed: straight to the consent page
+    page.wait_for_url(f"{providers.microsoft.base}/**")
+    consent(page)
+    page.wait_for_url(f"{live}/connect/*/done")
+    assert page.inner_text("h1") == "Your calendar is connected"
+    (calendar,) = calendars()
+    assert calendar.platform == "microsoft"
+
+
+def test_deny_then_try_again_in_the_browser(
+    live: str, page: Any, client: FlaskClient, auth: dict[str, str], providers: Providers
+) -> None:
+    _, path = new_session(client, auth)
+    page.goto(live + path)
+    page.get_by_role("button", name="Continue with Google").click()
+    page.wait_for_url(f"{providers.google.base}/**")
+    consent(page, allow=False)
+    page.wait_for_url(f"{live}/connect/callback/google*")
+    assert page.inner_text("h1") == "Access was not granted"
+    assert calendars() == []
+    page.get_by_role("link", name="Try again").click()
+    page.get_by_role("button", name="Continue with Microsoft").click()
+    page.wait_for_url(f"{providers.microsoft.base}/**")
+    consent(page)
+    page.wait_for_url(f"{live}/connect/*/done")
+    assert len(calendars()) == 1
+
+
+def test_reconnect_in_the_browser_keeps_the_calendar(
+    live: str, page: Any, client: FlaskClient, auth: dict[str, str], providers: Providers
+) -> None:
+    _, path = new_session(client, auth, platform="google")
+    page.goto(live + path)
+    consent(page)
+    page.wait_for_url(f"{live}/connect/*/done")
+    (calendar,) = calendars()
+    calendar.state = CalendarState.DISCONNECTED.value
+    db.session.commit()
+    page.reload()
+    assert page.inner_text("h1") == "Your calendar is disconnected"
+    page.get_by_role("button", name="Reconnect").click()
+    page.wait_for_url(f"{providers.google.base}/**")
+    assert page.get_by_label(ALICE, exact=False).is_checked()  # login_hint preselects the account
+    consent(page)
+    page.wait_for_url(f"{live}/connect/*/done")
+    (same,) = calendars()
+    assert same.object_id == calendar.object_id
+    assert same.refresh_token_issued_at is not None and same.refresh_token_issued_at > calendar.created_at

@@ -1,0 +1,336 @@
+"""Dashboard pages under /dashboard/: thin views over ``queries`` (reads) and services (actions)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_user, logout_user
+
+from webapp.calendars import service as calendars
+from webapp.dashboard import accounts, presenters, queries, service
+from webapp.errors import AppError, FieldErrors, NotFound
+from webapp.extensions import utcnow
+from webapp.models import AdminUser, CalendarState, Platform, Project
+from webapp.onboarding import apps, urls
+from webapp.projects import service as projects
+from webapp.webhooks import service as webhooks
+
+bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+
+PUBLIC_ENDPOINTS = frozenset({"dashboard.login"})
+
+
+@bp.before_request
+def require_login() -> ResponseReturnValue | None:
+    if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
+        return None
+    return redirect(url_for("dashboard.login", next=request.full_path if request.method == "GET" else None))
+
+
+@bp.after_request
+def no_store(response: Response) -> Response:
+    """Pages show keys and links meant to be seen once: keep them out of caches and history."""
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _admin() -> AdminUser:
+    user = current_user._get_current_object()
+    if not isinstance(user, AdminUser):  # pragma: no cover - require_login runs first
+        raise NotFound("Not found")
+    return user
+
+
+def _project(project_id: str) -> Project:
+    return queries.project_for(_admin(), project_id)
+
+
+def _stale_hours() -> int:
+    return int(current_app.config.get("DASHBOARD_STALE_HOURS") or 24)
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/dashboard/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("dashboard.index")
+
+
+# --- session --------------------------------------------------------------------------------------
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> ResponseReturnValue:
+    if request.method == "GET":
+        if current_user.is_authenticated:
+            return redirect(url_for("dashboard.index"))
+        return render_template("dashboard/login.html", next=request.args.get("next", ""))
+    email = request.form.get("email", "")
+    try:
+        admin = accounts.authenticate(
+            email=email, password=request.form.get("password", ""), client=request.remote_addr or "unknown"
+        )
+    except (accounts.LoginFailed, accounts.LoginThrottled) as exc:
+        page = render_template("dashboard/login.html", error=exc.message, email=email, next=request.form.get("next"))
+        return page, exc.status
+    login_user(admin)
+    return redirect(_safe_next(request.form.get("next")))
+
+
+@bp.post("/logout")
+def logout() -> ResponseReturnValue:
+    logout_user()
+    flash("You are logged out.")
+    return redirect(url_for("dashboard.login"))
+
+
+# --- pages ----------------------------------------------------------------------------------------
+
+
+@bp.get("/")
+def index() -> ResponseReturnValue:
+    return render_template("dashboard/index.html", projects=queries.projects_of(_admin()))
+
+
+@bp.get("/<project_id>/")
+def overview(project_id: str) -> ResponseReturnValue:
+    project = _project(project_id)
+    summary = queries.overview(project, now=utcnow(), stale_hours=_stale_hours())
+    return render_template(
+        "dashboard/overview.html",
+        project=project,
+        summary=summary,
+        stale_hours=_stale_hours(),
+        explain=presenters.explain,
+        testing_mode=_has_testing_mode_failures(project),
+    )
+
+
+def _has_testing_mode_failures(project: Project) -> bool:
+    return any(code == "token_expired_testing_mode" for code, _ in queries.failure_groups(project))
+
+
+@bp.get("/<project_id>/calendars")
+def list_calendars(project_id: str) -> ResponseReturnValue:
+    project = _project(project_id)
+    args = request.args
+    state = args.get("state") if args.get("state") in {s.value for s in CalendarState} else None
+    platform = args.get("platform") if args.get("platform") in {p.value for p in Platform} else None
+    sort = args.get("sort") if args.get("sort") in queries.SORTS else "-created"
+    filters = queries.CalendarFilters(
+        state=state, platform=platform, stale=args.get("stale") == "1", q=(args.get("q") or "").strip() or None,
+        sort=sort or "-created",
+    )
+    page = queries.list_calendars(
+        project, filters, cursor=queries.decode_cursor(args.get("cursor")), now=utcnow(), stale_hours=_stale_hours()
+    )
+    kept = {k: v for k, v in args.items() if k != "cursor" and v}
+    links = {
+        name: url_for(".list_calendars", project_id=project_id, **kept, cursor=queries.encode_cursor(cursor))
+        for name, cursor in (("next", page.next), ("previous", page.previous))
+        if cursor is not None
+    }
+    return render_template(
+        "dashboard/calendars.html", project=project, page=page, filters=filters, links=links, args=kept,
+        platforms=[p.value for p in Platform], labels=presenters.PLATFORM_LABELS,
+    )
+
+
+def _render_calendar(project: Project, calendar_id: str, **extra: object) -> ResponseReturnValue:
+    calendar = queries.calendar_of(project, calendar_id)
+    data = calendar.connection_failure_data or None
+    return render_template(
+        "dashboard/calendar.html",
+        project=project,
+        calendar=calendar,
+        history=queries.history(calendar),
+        failure=presenters.explain(data.get("code"), calendar.platform, data) if data else None,
+        failure_data=data,
+        explain=presenters.explain,
+        labels=presenters.PLATFORM_LABELS,
+        **extra,
+    )
+
+
+@bp.get("/<project_id>/calendars/<calendar_id>")
+def show_calendar(project_id: str, calendar_id: str) -> ResponseReturnValue:
+    return _render_calendar(_project(project_id), calendar_id)
+
+
+@bp.post("/<project_id>/calendars/<calendar_id>/sync")
+def sync_calendar(project_id: str, calendar_id: str) -> ResponseReturnValue:
+    calendar = queries.calendar_of(_project(project_id), calendar_id)
+    calendars.request_sync(calendar=calendar)
+    flash("A sync was requested; it runs in the background.")
+    return redirect(url_for(".show_calendar", project_id=project_id, calendar_id=calendar_id), 303)
+
+
+@bp.post("/<project_id>/calendars/<calendar_id>/reconnect-link")
+def create_reconnect_link(project_id: str, calendar_id: str) -> ResponseReturnValue:
+    project = _project(project_id)
+    link = service.reconnect_link(project=project, calendar=queries.calendar_of(project, calendar_id))
+    return _render_calendar(project, calendar_id, reconnect=link)
+
+
+@bp.get("/<project_id>/calendars/<calendar_id>/delete")
+def confirm_delete_calendar(project_id: str, calendar_id: str) -> ResponseReturnValue:
+    project = _project(project_id)
+    calendar = queries.calendar_of(project, calendar_id)
+    return render_template("dashboard/confirm_delete.html", project=project, calendar=calendar)
+
+
+@bp.post("/<project_id>/calendars/<calendar_id>/delete")
+def delete_calendar(project_id: str, calendar_id: str) -> ResponseReturnValue:
+    calendar = queries.calendar_of(_project(project_id), calendar_id)
+    calendars.delete_calendar(calendar=calendar)
+    flash(f"Calendar {calendar_id} was deleted with its events.")
+    return redirect(url_for(".list_calendars", project_id=project_id), 303)
+
+
+@bp.get("/<project_id>/failures")
+def list_failures(project_id: str) -> ResponseReturnValue:
+    project = _project(project_id)
+    groups = [(presenters.explain(code), count) for code, count in queries.failure_groups(project)]
+    return render_template("dashboard/failures.html", project=project, groups=groups)
+
+
+def _known_code(project: Project, code: str) -> str:
+    if code not in {c for c, _ in queries.failure_groups(project)}:
+        raise NotFound("No disconnected calendars with this failure code")
+    return code
+
+
+@bp.post("/<project_id>/failures/<code>/sync")
+def sync_failure_group(project_id: str, code: str) -> ResponseReturnValue:
+    project = _project(project_id)
+    count = service.sync_failure_group(project=project, code=_known_code(project, code))
+    flash(f"A sync was requested for {count} calendar{'s' if count != 1 else ''}.")
+    return redirect(url_for(".list_failures", project_id=project_id), 303)
+
+
+@bp.post("/<project_id>/failures/<code>/reconnect-links.csv")
+def export_reconnect_links(project_id: str, code: str) -> ResponseReturnValue:
+    project = _project(project_id)
+    body = service.reconnect_links_csv(project=project, code=_known_code(project, code))
+    filename = f"reconnect-links-{code}.csv"
+    return Response(
+        body, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
+
+
+# --- settings -------------------------------------------------------------------------------------
+
+
+def _render_settings(project: Project, status: int = 200, **extra: object) -> ResponseReturnValue:
+    page = render_template(
+        "dashboard/settings.html",
+        project=project,
+        api_keys=queries.api_keys(project),
+        oauth_apps=queries.oauth_apps(project),
+        platforms=[p.value for p in Platform],
+        labels=presenters.PLATFORM_LABELS,
+        redirect_uris={p.value: urls.callback_url(p.value) for p in Platform},
+        origins=queries.redirect_origins(project),
+        endpoints=queries.webhook_endpoints(project),
+        **extra,
+    )
+    return page, status
+
+
+def _settings_redirect(project_id: str, anchor: str) -> ResponseReturnValue:
+    return redirect(url_for(".settings", project_id=project_id) + f"#{anchor}", 303)
+
+
+def _field_errors(exc: AppError) -> list[str]:
+    if isinstance(exc, FieldErrors):
+        return [f"{field}: {' '.join(map(str, messages))}" for field, messages in exc.errors.items()]
+    return [exc.message]
+
+
+@bp.get("/<project_id>/settings")
+def settings(project_id: str) -> ResponseReturnValue:
+    return _render_settings(_project(project_id))
+
+
+@bp.post("/<project_id>/settings/api-keys")
+def create_api_key(project_id: str) -> ResponseReturnValue:
+    project = _project(project_id)
+    name = (request.form.get("name") or "").strip()[:255] or None
+    key, plaintext = projects.create_api_key(project=project, name=name)
+    return _render_settings(project, new_api_key=plaintext, new_api_key_id=key.object_id)
+
+
+@bp.post("/<project_id>/settings/api-keys/<key_id>/revoke")
+def revoke_api_key(project_id: str, key_id: str) -> ResponseReturnValue:
+    key = queries.api_key_of(_project(project_id), key_id)
+    projects.revoke_api_key(object_id=key.object_id)
+    flash(f"API key {key_id} was revoked.")
+    return _settings_redirect(project_id, "api-keys")
+
+
+@bp.post("/<project_id>/settings/oauth-apps/<platform>")
+def set_oauth_app(project_id: str, platform: str) -> ResponseReturnValue:
+    project = _project(project_id)
+    if platform not in {p.value for p in Platform}:
+        raise NotFound("Unknown platform")
+    form = request.form
+    try:
+        apps.set_oauth_app(
+            project=project,
+            platform=Platform(platform),
+            client_id=form.get("client_id", ""),
+            client_secret=form.get("client_secret", ""),
+            tenant=(form.get("tenant") or None) if platform == Platform.MICROSOFT.value else None,
+        )
+    except FieldErrors as exc:
+        return _render_settings(project, 400, errors=_field_errors(exc))
+    flash(f"The {presenters.PLATFORM_LABELS[platform]} OAuth app was saved.")
+    return _settings_redirect(project_id, "oauth-apps")
+
+
+@bp.post("/<project_id>/settings/origins")
+def add_origin(project_id: str) -> ResponseReturnValue:
+    project = _project(project_id)
+    try:
+        apps.allow_redirect_origin(project=project, origin=request.form.get("origin", ""))
+    except FieldErrors as exc:
+        return _render_settings(project, 400, errors=_field_errors(exc))
+    flash("The origin was allowed.")
+    return _settings_redirect(project_id, "origins")
+
+
+@bp.post("/<project_id>/settings/origins/<int:origin_id>/delete")
+def remove_origin(project_id: str, origin_id: int) -> ResponseReturnValue:
+    service.remove_redirect_origin(origin=queries.redirect_origin_of(_project(project_id), origin_id))
+    flash("The origin was removed.")
+    return _settings_redirect(project_id, "origins")
+
+
+@bp.post("/<project_id>/settings/webhooks")
+def create_webhook(project_id: str) -> ResponseReturnValue:
+    project = _project(project_id)
+    try:
+        webhooks.create_endpoint(project=project, url=(request.form.get("url") or "").strip())
+    except FieldErrors as exc:
+        return _render_settings(project, 400, errors=_field_errors(exc))
+    flash("The webhook endpoint was added.")
+    return _settings_redirect(project_id, "webhooks")
+
+
+@bp.post("/<project_id>/settings/webhooks/<endpoint_id>/delete")
+def delete_webhook(project_id: str, endpoint_id: str) -> ResponseReturnValue:
+    webhooks.delete_endpoint(endpoint=queries.webhook_endpoint_of(_project(project_id), endpoint_id))
+    flash("The webhook endpoint was deleted.")
+    return _settings_redirect(project_id, "webhooks")
+
+
+@bp.post("/<project_id>/settings/webhook-secret")
+def show_webhook_secret(project_id: str) -> ResponseReturnValue:
+    project = _project(project_id)
+    return _render_settings(project, signing_secret=webhooks.signing_secret(project=project))
+
+
+@bp.post("/<project_id>/settings/webhook-secret/rotate")
+def rotate_webhook_secret(project_id: str) -> ResponseReturnValue:
+    project = _project(project_id)
+    secret, previous_until = webhooks.rotate_secret(project=project)
+    return _render_settings(project, signing_secret=secret, previous_secret_until=previous_until)

@@ -1,0 +1,82 @@
+"""``flask oauth-apps set`` and ``flask projects allow-redirect-origin``: one JSON line each."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, NoReturn
+
+import click
+from flask import Flask, current_app
+from flask_migrate import upgrade
+
+from webapp.errors import AppError, FieldErrors
+from webapp.models import Platform
+from webapp.onboarding import apps, urls
+from webapp.projects import service as projects
+
+
+def _emit(payload: dict[str, Any]) -> None:
+    click.echo(json.dumps(payload, separators=(", ", ": ")))
+
+
+def _fail(exc: AppError) -> NoReturn:
+    payload: dict[str, Any] = exc.errors if isinstance(exc, FieldErrors) else {"error": exc.message}
+    click.echo(json.dumps(payload), err=True)
+    sys.exit(1)
+
+
+@click.group("oauth-apps")
+def oauth_apps_cli() -> None:
+    """Manage the OAuth apps a project's consent flow uses."""
+
+
+@oauth_apps_cli.command("set")
+@click.argument("project_id")
+@click.argument("platform", type=click.Choice([p.value for p in Platform]))
+@click.option("--client-id", required=True, help="The OAuth client id.")
+@click.option("--client-secret-stdin", is_flag=True, required=True, help="Read the client secret from stdin.")
+@click.option("--tenant", default=None, help="Microsoft only: common (default), organizations, consumers or a GUID.")
+def set_oauth_app(
+    project_id: str, platform: str, client_id: str, client_secret_stdin: bool, tenant: str | None
+) -> None:
+    """Set PROJECT_ID's OAuth app for PLATFORM; prints the redirect URI to register with the provider."""
+    upgrade()
+    secret = sys.stdin.readline().strip() if client_secret_stdin else ""
+    try:
+        project = projects.get_project(project_id)
+        app = apps.set_oauth_app(
+            project=project, platform=Platform(platform), client_id=client_id, client_secret=secret, tenant=tenant
+        )
+    except AppError as exc:
+        _fail(exc)
+    if not current_app.config.get("PUBLIC_BASE_URL"):
+        click.echo(f"warning: PUBLIC_BASE_URL is not set; redirect_uri assumes {urls.FALLBACK_BASE_URL}", err=True)
+    _emit(
+        {
+            "project_id": project.object_id,
+            "platform": app.platform,
+            "client_id": app.client_id,
+            "tenant": app.tenant,
+            "redirect_uri": urls.callback_url(app.platform),
+        }
+    )
+
+
+@click.command("allow-redirect-origin")
+@click.argument("project_id")
+@click.argument("origin")
+def allow_redirect_origin(project_id: str, origin: str) -> None:
+    """Let PROJECT_ID's connect sessions return to ORIGIN (scheme://host[:port])."""
+    upgrade()
+    try:
+        project = projects.get_project(project_id)
+        row = apps.allow_redirect_origin(project=project, origin=origin)
+    except AppError as exc:
+        _fail(exc)
+    _emit({"project_id": project.object_id, "origin": row.origin})
+
+
+def register(app: Flask, projects_cli: click.Group) -> None:
+    app.cli.add_command(oauth_apps_cli)
+    projects_cli.add_command(allow_redirect_origin)

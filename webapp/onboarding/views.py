@@ -1,0 +1,94 @@
+"""The end user's pages under /connect/: choose a provider, consent, land on the status page."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+
+from webapp.extensions import utcnow
+from webapp.models import CalendarState, Platform
+from webapp.onboarding import flow, presenters, urls
+
+bp = Blueprint("onboarding", __name__, url_prefix=urls.CONNECT_PREFIX)
+
+
+@bp.get("/callback/<platform>")
+def callback(platform: str) -> ResponseReturnValue:
+    if platform not in {p.value for p in Platform}:
+        raise flow.ConnectFailure(flow.PLATFORM_UNAVAILABLE, status=404)
+    token = flow.finish(platform, request.args.get("state"))
+    return redirect(url_for(".done", token=token), 303)
+
+
+@bp.get("/<token>")
+def choose(token: str) -> ResponseReturnValue:
+    if not urls.on_canonical_host():
+        return redirect(urls.connect_url(token), 302)
+    choice = flow.choice(token)
+    if choice.connect.platform is not None:
+        return flow.start(token, choice.connect.platform)
+    return render_template(
+        "onboarding/choose.html",
+        token=token,
+        project_name=choice.connect.project.name,
+        platforms=[(p.value, presenters.PLATFORM_LABELS[p.value]) for p in choice.platforms],
+        expires_at=choice.connect.expires_at,
+    )
+
+
+@bp.post("/<token>/start/<platform>")
+def start(token: str, platform: str) -> ResponseReturnValue:
+    if not urls.on_canonical_host():
+        return redirect(urls.connect_url(token), 303)
+    return flow.start(token, platform)
+
+
+@bp.get("/<token>/done")
+def done(token: str) -> ResponseReturnValue:
+    connect = flow.done(token)
+    calendar = connect.result_calendar
+    now = utcnow()
+    last_sync = calendar.last_successful_sync_at if calendar is not None else None
+    state = calendar.state if calendar is not None else CalendarState.DISCONNECTED.value
+    continue_url = None
+    if connect.redirect_url and calendar is not None:
+        continue_url = presenters.with_query(
+            connect.redirect_url, {"calendar_id": calendar.object_id, "state": state, "session_id": connect.object_id}
+        )
+    return render_template(
+        "onboarding/status.html",
+        token=token,
+        project_name=connect.project.name,
+        calendar=calendar,
+        account=connect.account_email,
+        platform_label=presenters.PLATFORM_LABELS.get(calendar.platform if calendar else "", ""),
+        state=state,
+        last_sync_relative=presenters.relative_time(last_sync, now) if last_sync else None,
+        last_sync_exact=presenters.exact_time(last_sync) if last_sync else None,
+        last_sync_iso=last_sync.isoformat() if last_sync else None,
+        continue_url=continue_url,
+    )
+
+
+@bp.post("/<token>/reconnect")
+def reconnect(token: str) -> ResponseReturnValue:
+    new_token = flow.reconnect(token)
+    if new_token is None:
+        return redirect(url_for(".done", token=token), 303)
+    return redirect(urls.connect_url(new_token), 303)
+
+
+@bp.errorhandler(flow.ConnectFailure)
+def connect_failure(exc: flow.ConnectFailure) -> ResponseReturnValue:
+    text = presenters.failure_text(exc.code, exc.platform)
+    return (
+        render_template(
+            "onboarding/failure.html",
+            title=text.title,
+            text=text.text,
+            code=exc.code,
+            retry_url=url_for(".choose", token=exc.retry_token) if exc.retry_token else None,
+            done_url=url_for(".done", token=exc.done_token) if exc.done_token else None,
+        ),
+        exc.status,
+    )

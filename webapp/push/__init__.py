@@ -1,0 +1,1 @@
+"""Push notifications from Google (watch channels) and Microsoft (Graph subscriptions)."""

@@ -1,0 +1,40 @@
+"""Public receivers for provider notifications (no API key, no CSRF: they are checked by secret)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, request
+
+from webapp.push import notifications
+
+bp = Blueprint("push", __name__, url_prefix="/push")
+
+
+def _validation_echo() -> Response | None:
+    """Graph's handshake: answer 200 text/plain with the decoded token, before anything else."""
+    token = request.args.get("validationToken")
+    if token is None:
+        return None
+    return Response(token, status=200, mimetype="text/plain")
+
+
+@bp.post("/google")
+def google() -> Response:
+    return Response(status=notifications.google_notification(request.headers))
+
+
+@bp.post("/microsoft")
+def microsoft() -> Response:
+    echo = _validation_echo()
+    if echo is not None:
+        return echo
+    payload = request.get_json(silent=True)
+    return Response(status=notifications.microsoft_notifications(payload, lifecycle=False))
+
+
+@bp.post("/microsoft/lifecycle")
+def microsoft_lifecycle() -> Response:
+    echo = _validation_echo()
+    if echo is not None:
+        return echo
+    payload = request.get_json(silent=True)
+    return Response(status=notifications.microsoft_notifications(payload, lifecycle=True))

@@ -1,0 +1,1 @@
+"""Outbound webhooks: endpoints, signing secrets, the delivery outbox and its sender."""

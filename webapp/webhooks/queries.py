@@ -1,0 +1,78 @@
+"""Reads of webhook endpoints and deliveries, always scoped to one project."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from webapp.errors import NotFound
+from webapp.extensions import db
+from webapp.keyset import Cursor, Page, keyset_page
+from webapp.models import Calendar, Project, WebhookDelivery, WebhookEndpoint
+
+
+def get_endpoint(*, project: Project, object_id: str) -> WebhookEndpoint:
+    """:raises NotFound: unknown id, or one of another project."""
+    endpoint = db.session.scalar(
+        select(WebhookEndpoint).where(WebhookEndpoint.object_id == object_id, WebhookEndpoint.project_id == project.id)
+    )
+    if endpoint is None:
+        raise NotFound("Webhook not found")
+    return endpoint
+
+
+def list_endpoints(*, project: Project, cursor: Cursor | None, page_size: int) -> Page[WebhookEndpoint]:
+    """Newest first, walking the (project_id, id) index."""
+    query = select(WebhookEndpoint).where(WebhookEndpoint.project_id == project.id)
+    return keyset_page(
+        query,
+        sort=WebhookEndpoint.id,
+        id_column=WebhookEndpoint.id,
+        descending=True,
+        cursor=cursor,
+        page_size=page_size,
+    )
+
+
+def get_delivery(*, project: Project, object_id: str) -> WebhookDelivery:
+    """:raises NotFound: unknown id, or one of another project."""
+    delivery = db.session.scalar(
+        select(WebhookDelivery).where(WebhookDelivery.object_id == object_id, WebhookDelivery.project_id == project.id)
+    )
+    if delivery is None:
+        raise NotFound("Webhook delivery not found")
+    return delivery
+
+
+def list_deliveries(
+    *,
+    project: Project,
+    cursor: Cursor | None,
+    page_size: int,
+    endpoint: WebhookEndpoint | None = None,
+    calendar_object_id: str | None = None,
+    status: str | None = None,
+) -> Page[WebhookDelivery]:
+    """Newest first, with their attempts; per endpoint and/or per calendar (unknown calendar: none)."""
+    query = (
+        select(WebhookDelivery)
+        .where(WebhookDelivery.project_id == project.id)
+        .options(selectinload(WebhookDelivery.attempts))
+    )
+    if endpoint is not None:
+        query = query.where(WebhookDelivery.endpoint_id == endpoint.id)
+    if calendar_object_id is not None:
+        calendar_ids = select(Calendar.id).where(
+            Calendar.object_id == calendar_object_id, Calendar.project_id == project.id
+        )
+        query = query.where(WebhookDelivery.calendar_id.in_(calendar_ids))
+    if status is not None:
+        query = query.where(WebhookDelivery.status == status)
+    return keyset_page(
+        query,
+        sort=WebhookDelivery.id,
+        id_column=WebhookDelivery.id,
+        descending=True,
+        cursor=cursor,
+        page_size=page_size,
+    )

@@ -1,0 +1,26 @@
+"""Thin Celery tasks: ids in, nothing out; the work lives in ``webapp.webhooks.delivery``."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from webapp.celery_app import enqueue
+from webapp.extensions import utcnow
+from webapp.webhooks import delivery
+
+# Merged into ``celery.conf.beat_schedule`` by ``init_celery``.
+BEAT_SCHEDULE = {
+    "webhooks-sweep": {"task": "webhooks.sweep", "schedule": 30.0},
+}
+
+
+def register(celery: Celery) -> None:
+    @celery.task(name="webhooks.deliver", shared=False)  # type: ignore[untyped-decorator]
+    def deliver(delivery_id: int) -> None:
+        delivery.deliver(delivery_id, now=utcnow())
+
+    @celery.task(name="webhooks.sweep", shared=False)  # type: ignore[untyped-decorator]
+    def sweep() -> None:
+        """Re-enqueue due pending deliveries: a crash between commit and send only delays them."""
+        for delivery_id in delivery.due_delivery_ids(utcnow()):
+            enqueue("webhooks.deliver", delivery_id)
