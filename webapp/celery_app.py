@@ -28,6 +28,7 @@ def broker_settings(app: Flask) -> dict[str, Any]:
             "processed_folder": str(folder / "processed"),
             "control_folder": str(folder / "control"),
             "store_processed": False,
+            "polling_interval": 0.2,  # seconds between looks at the queue folder (latency of push syncs)
         },
     }
 

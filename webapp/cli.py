@@ -119,14 +119,15 @@ def rotate(batch_size: int) -> None:
     show_default=True,
     help="Also run a Celery worker with the beat scheduler (one-machine setup).",
 )
-def serve(host: str, port: int, workers: int, with_worker: bool) -> None:
+@click.option("--worker-concurrency", default=8, show_default=True, type=int, help="Sync worker threads.")
+def serve(host: str, port: int, workers: int, with_worker: bool, worker_concurrency: int) -> None:
     """Apply migrations, start the sync worker and scheduler, then serve the app with gunicorn."""
     from webapp.server import run_gunicorn, start_celery_worker
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     _ensure_schema()
     db.engine.dispose()  # no pooled connection may cross the fork into the workers
-    worker = start_celery_worker() if with_worker else None
+    worker = start_celery_worker(worker_concurrency) if with_worker else None
     click.echo(f"Serving on http://{host}:{port}", err=True)
     try:
         run_gunicorn(app, host=host, port=port, workers=workers)

@@ -39,10 +39,13 @@ def run_gunicorn(app: Flask, *, host: str, port: int, workers: int) -> None:
     ).run()
 
 
-def start_celery_worker() -> subprocess.Popen[bytes]:
-    """A Celery worker with embedded beat, for one machine (scale-out runs them separately)."""
+def start_celery_worker(concurrency: int) -> subprocess.Popen[bytes]:
+    """A Celery worker with embedded beat, for one machine (scale-out runs them separately).
+
+    Syncs and deliveries mostly wait on the network, so threads give cheap concurrency.
+    """
     command = [
         sys.executable, "-m", "celery", "-A", "wsgi:celery_app", "worker", "--beat",
-        "--loglevel", "INFO", "--concurrency", "2",
+        "--loglevel", "INFO", "--pool", "threads", "--concurrency", str(concurrency),
     ]  # fmt: skip
     return subprocess.Popen(command, cwd=PROJECT_ROOT)

@@ -33,9 +33,7 @@ class LoginThrottled(AppError):
 
     def __init__(self, retry_after: timedelta) -> None:
         minutes = max(1, int(retry_after.total_seconds() + 59) // 60)
-        super().__init__(
-            f"Too many failed login attempts. Try again in {minutes} minute{'s' if minutes != 1 else ''}."
-        )
+        super().__init__(f"Too many failed login attempts. Try again in {minutes} minute{'s' if minutes != 1 else ''}.")
 
 
 class LoginFailed(AppError):

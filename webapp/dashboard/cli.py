@@ -20,9 +20,8 @@ def _fail(exc: AppError) -> None:
 
 def _read_password() -> str:
     """From standard input when it is piped (first line), else a hidden prompt with confirmation."""
-    stdin = click.get_text_stream("stdin")
-    if not stdin.isatty():
-        return stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
     return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
 
 

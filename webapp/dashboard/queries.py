@@ -240,7 +240,7 @@ def _last_sync_page(
     if cursor is not None:
         query = query.where(_after_last_sync(cursor, read_descending))
     col = Calendar.last_successful_sync_at
-    order = (
+    order: list[Any] = (
         [col.desc().nulls_last(), Calendar.id.desc()]
         if read_descending
         else [col.asc().nulls_first(), Calendar.id.asc()]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_user, logout_user
@@ -91,7 +93,7 @@ def index() -> ResponseReturnValue:
     return render_template("dashboard/index.html", projects=queries.projects_of(_admin()))
 
 
-@bp.get("/<project_id>/")
+@bp.get("/projects/<project_id>/")
 def overview(project_id: str) -> ResponseReturnValue:
     project = _project(project_id)
     summary = queries.overview(project, now=utcnow(), stale_hours=_stale_hours())
@@ -109,7 +111,7 @@ def _has_testing_mode_failures(project: Project) -> bool:
     return any(code == "token_expired_testing_mode" for code, _ in queries.failure_groups(project))
 
 
-@bp.get("/<project_id>/calendars")
+@bp.get("/projects/<project_id>/calendars")
 def list_calendars(project_id: str) -> ResponseReturnValue:
     project = _project(project_id)
     args = request.args
@@ -117,21 +119,30 @@ def list_calendars(project_id: str) -> ResponseReturnValue:
     platform = args.get("platform") if args.get("platform") in {p.value for p in Platform} else None
     sort = args.get("sort") if args.get("sort") in queries.SORTS else "-created"
     filters = queries.CalendarFilters(
-        state=state, platform=platform, stale=args.get("stale") == "1", q=(args.get("q") or "").strip() or None,
+        state=state,
+        platform=platform,
+        stale=args.get("stale") == "1",
+        q=(args.get("q") or "").strip() or None,
         sort=sort or "-created",
     )
     page = queries.list_calendars(
         project, filters, cursor=queries.decode_cursor(args.get("cursor")), now=utcnow(), stale_hours=_stale_hours()
     )
-    kept = {k: v for k, v in args.items() if k != "cursor" and v}
+    kept: dict[str, Any] = {k: v for k, v in args.items() if k != "cursor" and v}
     links = {
         name: url_for(".list_calendars", project_id=project_id, **kept, cursor=queries.encode_cursor(cursor))
         for name, cursor in (("next", page.next), ("previous", page.previous))
         if cursor is not None
     }
     return render_template(
-        "dashboard/calendars.html", project=project, page=page, filters=filters, links=links, args=kept,
-        platforms=[p.value for p in Platform], labels=presenters.PLATFORM_LABELS,
+        "dashboard/calendars.html",
+        project=project,
+        page=page,
+        filters=filters,
+        links=links,
+        args=kept,
+        platforms=[p.value for p in Platform],
+        labels=presenters.PLATFORM_LABELS,
     )
 
 
@@ -151,12 +162,12 @@ def _render_calendar(project: Project, calendar_id: str, **extra: object) -> Res
     )
 
 
-@bp.get("/<project_id>/calendars/<calendar_id>")
+@bp.get("/projects/<project_id>/calendars/<calendar_id>")
 def show_calendar(project_id: str, calendar_id: str) -> ResponseReturnValue:
     return _render_calendar(_project(project_id), calendar_id)
 
 
-@bp.post("/<project_id>/calendars/<calendar_id>/sync")
+@bp.post("/projects/<project_id>/calendars/<calendar_id>/sync")
 def sync_calendar(project_id: str, calendar_id: str) -> ResponseReturnValue:
     calendar = queries.calendar_of(_project(project_id), calendar_id)
     calendars.request_sync(calendar=calendar)
@@ -164,21 +175,21 @@ def sync_calendar(project_id: str, calendar_id: str) -> ResponseReturnValue:
     return redirect(url_for(".show_calendar", project_id=project_id, calendar_id=calendar_id), 303)
 
 
-@bp.post("/<project_id>/calendars/<calendar_id>/reconnect-link")
+@bp.post("/projects/<project_id>/calendars/<calendar_id>/reconnect-link")
 def create_reconnect_link(project_id: str, calendar_id: str) -> ResponseReturnValue:
     project = _project(project_id)
     link = service.reconnect_link(project=project, calendar=queries.calendar_of(project, calendar_id))
     return _render_calendar(project, calendar_id, reconnect=link)
 
 
-@bp.get("/<project_id>/calendars/<calendar_id>/delete")
+@bp.get("/projects/<project_id>/calendars/<calendar_id>/delete")
 def confirm_delete_calendar(project_id: str, calendar_id: str) -> ResponseReturnValue:
     project = _project(project_id)
     calendar = queries.calendar_of(project, calendar_id)
     return render_template("dashboard/confirm_delete.html", project=project, calendar=calendar)
 
 
-@bp.post("/<project_id>/calendars/<calendar_id>/delete")
+@bp.post("/projects/<project_id>/calendars/<calendar_id>/delete")
 def delete_calendar(project_id: str, calendar_id: str) -> ResponseReturnValue:
     calendar = queries.calendar_of(_project(project_id), calendar_id)
     calendars.delete_calendar(calendar=calendar)
@@ -186,7 +197,7 @@ def delete_calendar(project_id: str, calendar_id: str) -> ResponseReturnValue:
     return redirect(url_for(".list_calendars", project_id=project_id), 303)
 
 
-@bp.get("/<project_id>/failures")
+@bp.get("/projects/<project_id>/failures")
 def list_failures(project_id: str) -> ResponseReturnValue:
     project = _project(project_id)
     groups = [(presenters.explain(code), count) for code, count in queries.failure_groups(project)]
@@ -199,7 +210,7 @@ def _known_code(project: Project, code: str) -> str:
     return code
 
 
-@bp.post("/<project_id>/failures/<code>/sync")
+@bp.post("/projects/<project_id>/failures/<code>/sync")
 def sync_failure_group(project_id: str, code: str) -> ResponseReturnValue:
     project = _project(project_id)
     count = service.sync_failure_group(project=project, code=_known_code(project, code))
@@ -207,14 +218,12 @@ def sync_failure_group(project_id: str, code: str) -> ResponseReturnValue:
     return redirect(url_for(".list_failures", project_id=project_id), 303)
 
 
-@bp.post("/<project_id>/failures/<code>/reconnect-links.csv")
+@bp.post("/projects/<project_id>/failures/<code>/reconnect-links.csv")
 def export_reconnect_links(project_id: str, code: str) -> ResponseReturnValue:
     project = _project(project_id)
     body = service.reconnect_links_csv(project=project, code=_known_code(project, code))
     filename = f"reconnect-links-{code}.csv"
-    return Response(
-        body, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'}
-    )
+    return Response(body, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 # --- settings -------------------------------------------------------------------------------------
@@ -246,12 +255,12 @@ def _field_errors(exc: AppError) -> list[str]:
     return [exc.message]
 
 
-@bp.get("/<project_id>/settings")
+@bp.get("/projects/<project_id>/settings")
 def settings(project_id: str) -> ResponseReturnValue:
     return _render_settings(_project(project_id))
 
 
-@bp.post("/<project_id>/settings/api-keys")
+@bp.post("/projects/<project_id>/settings/api-keys")
 def create_api_key(project_id: str) -> ResponseReturnValue:
     project = _project(project_id)
     name = (request.form.get("name") or "").strip()[:255] or None
@@ -259,7 +268,7 @@ def create_api_key(project_id: str) -> ResponseReturnValue:
     return _render_settings(project, new_api_key=plaintext, new_api_key_id=key.object_id)
 
 
-@bp.post("/<project_id>/settings/api-keys/<key_id>/revoke")
+@bp.post("/projects/<project_id>/settings/api-keys/<key_id>/revoke")
 def revoke_api_key(project_id: str, key_id: str) -> ResponseReturnValue:
     key = queries.api_key_of(_project(project_id), key_id)
     projects.revoke_api_key(object_id=key.object_id)
@@ -267,7 +276,7 @@ def revoke_api_key(project_id: str, key_id: str) -> ResponseReturnValue:
     return _settings_redirect(project_id, "api-keys")
 
 
-@bp.post("/<project_id>/settings/oauth-apps/<platform>")
+@bp.post("/projects/<project_id>/settings/oauth-apps/<platform>")
 def set_oauth_app(project_id: str, platform: str) -> ResponseReturnValue:
     project = _project(project_id)
     if platform not in {p.value for p in Platform}:
@@ -287,7 +296,7 @@ def set_oauth_app(project_id: str, platform: str) -> ResponseReturnValue:
     return _settings_redirect(project_id, "oauth-apps")
 
 
-@bp.post("/<project_id>/settings/origins")
+@bp.post("/projects/<project_id>/settings/origins")
 def add_origin(project_id: str) -> ResponseReturnValue:
     project = _project(project_id)
     try:
@@ -298,14 +307,14 @@ def add_origin(project_id: str) -> ResponseReturnValue:
     return _settings_redirect(project_id, "origins")
 
 
-@bp.post("/<project_id>/settings/origins/<int:origin_id>/delete")
+@bp.post("/projects/<project_id>/settings/origins/<int:origin_id>/delete")
 def remove_origin(project_id: str, origin_id: int) -> ResponseReturnValue:
     service.remove_redirect_origin(origin=queries.redirect_origin_of(_project(project_id), origin_id))
     flash("The origin was removed.")
     return _settings_redirect(project_id, "origins")
 
 
-@bp.post("/<project_id>/settings/webhooks")
+@bp.post("/projects/<project_id>/settings/webhooks")
 def create_webhook(project_id: str) -> ResponseReturnValue:
     project = _project(project_id)
     try:
@@ -316,20 +325,20 @@ def create_webhook(project_id: str) -> ResponseReturnValue:
     return _settings_redirect(project_id, "webhooks")
 
 
-@bp.post("/<project_id>/settings/webhooks/<endpoint_id>/delete")
+@bp.post("/projects/<project_id>/settings/webhooks/<endpoint_id>/delete")
 def delete_webhook(project_id: str, endpoint_id: str) -> ResponseReturnValue:
     webhooks.delete_endpoint(endpoint=queries.webhook_endpoint_of(_project(project_id), endpoint_id))
     flash("The webhook endpoint was deleted.")
     return _settings_redirect(project_id, "webhooks")
 
 
-@bp.post("/<project_id>/settings/webhook-secret")
+@bp.post("/projects/<project_id>/settings/webhook-secret")
 def show_webhook_secret(project_id: str) -> ResponseReturnValue:
     project = _project(project_id)
     return _render_settings(project, signing_secret=webhooks.signing_secret(project=project))
 
 
-@bp.post("/<project_id>/settings/webhook-secret/rotate")
+@bp.post("/projects/<project_id>/settings/webhook-secret/rotate")
 def rotate_webhook_secret(project_id: str) -> ResponseReturnValue:
     project = _project(project_id)
     secret, previous_until = webhooks.rotate_secret(project=project)

@@ -110,7 +110,6 @@ class GoogleProvider:
                 state = {"sync_token": page.get("nextSyncToken"), "window_start": rfc3339(window.start)[:10]}
                 return EventListing(events=events, sync_state=state, complete=complete, calls=calls)
 
-
     def watch(
         self, *, access_token: str, calendar_id: str | None, channel_id: str, secret: str, address: str
     ) -> tuple[str, datetime]:

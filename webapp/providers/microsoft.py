@@ -126,7 +126,6 @@ class MicrosoftProvider:
                 return EventListing(events=events, sync_state=state, complete=complete, calls=calls)
         raise AssertionError("unreachable")
 
-
     def subscribe(
         self,
         *,

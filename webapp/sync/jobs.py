@@ -146,8 +146,10 @@ def _failed(
 def _sync_with_provider(
     calendar: Calendar, provider: Provider, tokens: TokenSet, now: datetime, started: Stopwatch
 ) -> SyncResult:
+    calls = 1  # the refresh
     if calendar.is_primary and calendar.platform_uuid is None:
         calendar.platform_uuid = provider.primary_calendar_id(tokens.access_token)
+        calls += 1
     window = sync_window(now)
     listing = provider.list_events(
         access_token=tokens.access_token,
@@ -178,7 +180,7 @@ def _sync_with_provider(
         deliveries += webhooks.record(calendar, health.EVENTS_UPDATE, now=now)
     db.session.commit()
     webhooks.enqueue_deliveries(deliveries)
-    return SyncResult("success", counts.created, counts.updated, counts.deleted, provider_calls=listing.calls + 1)
+    return SyncResult("success", counts.created, counts.updated, counts.deleted, provider_calls=calls + listing.calls)
 
 
 def _refresh(calendar: Calendar, provider: Provider, secret: str, refresh_token: str, now: datetime) -> TokenSet:

@@ -1,0 +1,154 @@
+"""Admin accounts: the CLI, login and its throttling, logout, CSRF, and login-required pages."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.dashboard.conftest import ADMIN_EMAIL, PASSWORD, log_in
+from webapp.dashboard import accounts
+from webapp.extensions import db, utcnow
+from webapp.models import AdminUser, Project
+from webapp.projects import service as projects
+
+
+def test_create_admin_reads_the_password_from_stdin(app: Flask, project: Project) -> None:
+    runner = app.test_cli_runner()
+    result = runner.invoke(
+        args=["users", "create-admin", "Ops@Example.com", "--project", project.object_id], input=PASSWORD + "\n"
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output.strip().splitlines()[-1])
+    assert payload["email"] == "ops@example.com" and payload["projects"] == [project.object_id]
+    assert payload["id"].startswith("adm_")
+    assert PASSWORD not in result.output
+    admin = accounts.admin_by_email("OPS@example.com")
+    assert admin is not None and admin.password_hash.startswith("$argon2")
+
+
+def test_create_admin_refuses_short_passwords_and_duplicates(app: Flask, admin: AdminUser) -> None:
+    runner = app.test_cli_runner()
+    short = runner.invoke(args=["users", "create-admin", "new@example.com"], input="short\n")
+    assert short.exit_code == 1 and "at least 12 characters" in short.output
+    taken = runner.invoke(args=["users", "create-admin", ADMIN_EMAIL.upper()], input=PASSWORD + "\n")
+    assert taken.exit_code == 1 and "already exists" in taken.output
+
+
+def test_add_to_project(app: Flask, admin: AdminUser) -> None:
+    other, _ = projects.create_project(name="Other")
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["users", "add-to-project", ADMIN_EMAIL, other.object_id])
+    assert result.exit_code == 0, result.output
+    assert other.object_id in json.loads(result.output.strip())["projects"]
+    again = runner.invoke(args=["users", "add-to-project", ADMIN_EMAIL, other.object_id])
+    assert len(json.loads(again.output.strip())["projects"]) == 2
+    unknown = runner.invoke(args=["users", "add-to-project", "nobody@example.com", other.object_id])
+    assert unknown.exit_code == 1
+
+
+def test_pages_need_a_login(client: FlaskClient, project: Project) -> None:
+    response = client.get(f"/dashboard/projects/{project.object_id}/calendars?state=disconnected")
+    assert response.status_code == 302
+    assert "/dashboard/login?next=" in response.headers["Location"]
+
+
+def test_login_then_back_to_the_page_asked_for(client: FlaskClient, admin: AdminUser, project: Project) -> None:
+    target = f"/dashboard/projects/{project.object_id}/calendars"
+    response = client.post(
+        "/dashboard/login", data={"email": "ADMIN@example.com ", "password": PASSWORD, "next": target}
+    )
+    assert response.status_code == 302 and response.headers["Location"] == target
+    assert client.get(target).status_code == 200
+    db.session.expire_all()
+    assert db.session.get(AdminUser, admin.id).last_login_at is not None  # type: ignore[union-attr]
+
+
+def test_login_refuses_an_offsite_next(client: FlaskClient, admin: AdminUser) -> None:
+    response = client.post(
+        "/dashboard/login", data={"email": ADMIN_EMAIL, "password": PASSWORD, "next": "https://evil.example/"}
+    )
+    assert response.headers["Location"] == "/dashboard/"
+
+
+def test_wrong_password_and_unknown_email_look_the_same(client: FlaskClient, admin: AdminUser) -> None:
+    wrong = log_in(client, password="wrong password!!")
+    unknown = log_in(client, email="nobody@example.com")
+    assert wrong.status_code == unknown.status_code == 401
+    for response in (wrong, unknown):
+        assert "Invalid email or password." in response.get_data(as_text=True)
+    assert client.get("/dashboard/").status_code == 302
+
+
+def test_five_failures_lock_the_account_even_from_other_addresses(client: FlaskClient, admin: AdminUser) -> None:
+    for i in range(5):
+        assert log_in(client, password="wrong", REMOTE_ADDR=f"10.0.0.{i}").status_code == 401
+    locked = log_in(client, REMOTE_ADDR="10.0.1.1")  # the right password, a fresh address
+    assert locked.status_code == 429
+    assert "Too many failed login attempts. Try again in 15 minutes." in locked.get_data(as_text=True)
+    # Once the lock has passed, the right password works and resets the counter.
+    row = db.session.get(AdminUser, admin.id)
+    assert row is not None
+    row.locked_until = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    assert log_in(client, REMOTE_ADDR="10.0.1.2").status_code == 302
+    db.session.expire_all()
+    assert db.session.get(AdminUser, admin.id).failed_login_count == 0  # type: ignore[union-attr]
+
+
+def test_five_failures_from_one_address_lock_that_address(client: FlaskClient, admin: AdminUser) -> None:
+    for i in range(5):
+        assert log_in(client, email=f"guess{i}@example.com", REMOTE_ADDR="10.9.9.9").status_code == 401
+    assert log_in(client, REMOTE_ADDR="10.9.9.9").status_code == 429
+    assert log_in(client, REMOTE_ADDR="10.9.9.10").status_code == 302
+
+
+def test_failures_outside_the_window_do_not_add_up(app: Flask, admin: AdminUser) -> None:
+    for _ in range(4):
+        try:
+            accounts.authenticate(email=ADMIN_EMAIL, password="wrong", client="10.1.1.1")
+        except accounts.LoginFailed:
+            pass
+    row = db.session.get(AdminUser, admin.id)
+    assert row is not None and row.failed_login_count == 4
+    row.failed_login_window_start = utcnow() - timedelta(minutes=16)
+    db.session.commit()
+    try:
+        accounts.authenticate(email=ADMIN_EMAIL, password="wrong", client="10.1.1.2")
+    except accounts.LoginFailed:
+        pass
+    assert row.failed_login_count == 1 and row.locked_until is None
+
+
+def test_logout_is_a_post(dash: FlaskClient) -> None:
+    assert dash.get("/dashboard/logout").status_code == 405
+    response = dash.post("/dashboard/logout")
+    assert response.status_code == 302 and response.headers["Location"] == "/dashboard/login"
+    assert dash.get("/dashboard/").status_code == 302
+
+
+def test_csrf_protects_dashboard_forms(app: Flask, dash: FlaskClient, project: Project) -> None:
+    app.config["WTF_CSRF_ENABLED"] = True
+    response = dash.post("/dashboard/logout")
+    assert response.status_code == 400
+    assert "Please reload the page" in response.get_data(as_text=True)
+    response = dash.post(f"/dashboard/projects/{project.object_id}/settings/api-keys", data={"name": "x"})
+    assert response.status_code == 400
+    # With the token from a page, the same form goes through.
+    page = dash.get(f"/dashboard/projects/{project.object_id}/settings").get_data(as_text=True)
+    token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    ok = dash.post(
+        f"/dashboard/projects/{project.object_id}/settings/api-keys", data={"name": "x", "csrf_token": token}
+    )
+    assert ok.status_code == 200 and "shown only once" in ok.get_data(as_text=True)
+
+
+def test_login_page_and_security_headers(client: FlaskClient) -> None:
+    response = client.get("/dashboard/login")
+    assert response.status_code == 200
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+    assert response.headers["Cache-Control"] == "no-store"
+    body = response.get_data(as_text=True)
+    assert "<script>" not in body and "http://" not in body.replace("http://localhost", "")

@@ -1,0 +1,107 @@
+"""The dashboard in real headless Chromium (Debian's ``chromium``, driven by Playwright).
+
+Skipped only when ``/usr/bin/chromium`` is missing outside CI; in CI (``CI`` set) it always runs.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+from emulator.servers import QuietRequestHandler
+from tests.dashboard.conftest import ADMIN_EMAIL, PASSWORD, disconnect
+from webapp.extensions import db
+from webapp.models import AdminUser, ConnectSession
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
+    reason=f"needs Debian's chromium at {CHROMIUM} (apt-get install -y chromium chromium-driver); CI always runs",
+)
+
+
+@pytest.fixture
+def live(app: Flask) -> Iterator[str]:
+    """The service on 127.0.0.1 in a thread, with CSRF protection on as in production."""
+    app.config["WTF_CSRF_ENABLED"] = True
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietRequestHandler)
+    base = f"http://127.0.0.1:{server.server_port}"
+    app.config["PUBLIC_BASE_URL"] = base
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield base
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def page(live: str) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 390, "height": 800})  # phone width
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live)
+        try:
+            tab = context.new_page()
+            tab.set_default_timeout(10_000)
+            yield tab
+        finally:
+            context.close()
+            browser.close()
+
+
+def test_find_a_disconnected_calendar_and_copy_its_reconnect_link(
+    live: str, page: Any, admin: AdminUser, make_calendar: Any
+) -> None:
+    make_calendar(deduplication_key="healthy-user")
+    broken = make_calendar(deduplication_key="broken-user", platform_uuid="broken@example.com")
+    disconnect(broken["id"], "token_revoked")
+
+    page.goto(live + "/dashboard/")
+    page.wait_for_url("**/dashboard/login**")
+    page.get_by_label("Email").fill(ADMIN_EMAIL)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("link", name="Acme").click()
+    page.get_by_role("link", name="Calendars").click()
+
+    page.select_option("#filter-state", "disconnected")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url("**state=disconnected**")
+    links = page.locator("a.calendar-link")
+    assert links.count() == 1
+    assert links.first.inner_text() == "broken@example.com"
+    links.first.click()
+
+    assert "Why it is disconnected" in page.inner_text("main")
+    assert page.inner_text("#who-must-act") == "End user"
+    page.get_by_role("button", name="Get a reconnect link").click()
+    field = page.locator("#reconnect-url")
+    url = field.input_value()
+    assert url.startswith(live + "/connect/")
+    page.get_by_role("button", name="Copy").click()
+    page.wait_for_selector("button[data-copied=true]")
+    assert page.evaluate("navigator.clipboard.readText()") == url
+
+    db.session.expire_all()
+    (connect,) = db.session.scalars(db.select(ConnectSession))
+    assert connect.calendar is not None and connect.calendar.object_id == broken["id"]
