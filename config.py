@@ -81,7 +81,11 @@ class ConfigurationError(RuntimeError):
 
 
 class Config:
-    """Defaults for every setting; the environment overrides them in ``load_settings``."""
+    """Defaults of the settings that are not read from the environment.
+
+    Every environment-backed setting gets its default from the tables above (set on this class
+    just below), so each default is written exactly once.
+    """
 
     APP_ENV = "development"
     SQLALCHEMY_DATABASE_URI: str | None = None
@@ -92,42 +96,13 @@ class Config:
     MAX_CONTENT_LENGTH = 256 * 1024
     JSON_SORT_KEYS = False
     RATELIMIT_HEADERS_ENABLED = False
-    RATELIMIT_STORAGE_URI = "memory://"
-    API_CREATE_RATE_LIMIT = "3000 per minute"
-    CELERY_BROKER_URL = ""
-    SYNC_INTERVAL_MINUTES = 30
-    SYNC_WINDOW_PAST_DAYS = 1
-    SYNC_WINDOW_FUTURE_DAYS = 28
-    SYNC_LEASE_SECONDS = 600
-    SYNC_TRANSIENT_RETRIES = 6
-    SYNC_BACKOFF_BASE_SECONDS = 2
-    SYNC_BACKOFF_MAX_SECONDS = 600
-    SYNC_CONFIRM_FAILURES = 3
-    SYNC_CONFIRM_SECONDS = 3600
-    # Outbound webhooks: per-attempt timeout, retry budget and backoff, automatic pause, secret rotation.
-    WEBHOOK_TIMEOUT_SECONDS: float = 10
-    WEBHOOK_MAX_ATTEMPTS = 8
-    WEBHOOK_BACKOFF_BASE_SECONDS = 30
-    WEBHOOK_BACKOFF_MAX_SECONDS = 3600
-    WEBHOOK_PAUSE_AFTER_FAILURES = 5
-    WEBHOOK_SECRET_ROTATION_HOURS = 24
-    PUSH_RENEW_BEFORE_HOURS = 24
-    PUSH_DEBOUNCE_SECONDS = 2
-    MICROSOFT_SUBSCRIPTION_MAX_MINUTES = 4230
-    # Development and tests only: let webhooks reach loopback and private addresses.
-    WEBHOOK_ALLOW_PRIVATE_ADDRESSES = False
-    # Onboarding: canonical base URL, instance-wide OAuth apps, connect-session lifetime.
-    PUBLIC_BASE_URL = ""
-    GOOGLE_CLIENT_ID = ""
-    GOOGLE_CLIENT_SECRET = ""
-    MICROSOFT_CLIENT_ID = ""
-    MICROSOFT_CLIENT_SECRET = ""
-    CONNECT_SESSION_TTL_SECONDS = 3600
-    # Dashboard: a connected calendar whose last successful sync is older than this is "stale".
-    DASHBOARD_STALE_HOURS = 24
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     TESTING = False
+
+
+for _name, _default in {**_STRING_SETTINGS, **_INT_SETTINGS, **_BOOL_SETTINGS}.items():
+    setattr(Config, _name, _default)
 
 
 class TestConfig(Config):
