@@ -12,8 +12,11 @@ from flask import Flask
 from config import PROJECT_ROOT, Config, load_settings
 
 
-def create_app(config: type[Config] | None = None, **overrides: Any) -> Flask:
-    """Build the app: defaults, then the environment (unless testing), then explicit overrides."""
+def create_app(config: type[Config] | None = None, *, migrations: bool = True, **overrides: Any) -> Flask:
+    """Build the app: defaults, then the environment (unless testing), then explicit overrides.
+
+    ``migrations=False`` leaves Alembic out (about 10 MB per web worker that never migrates).
+    """
     instance_path = Path(os.environ.get("INSTANCE_PATH") or PROJECT_ROOT / "instance")
     app = Flask(
         __name__,
@@ -32,11 +35,13 @@ def create_app(config: type[Config] | None = None, **overrides: Any) -> Flask:
     from webapp import api, crypto, error_handlers
     from webapp.celery_app import init_celery
     from webapp.cli import register_cli
-    from webapp.extensions import csrf, db, limiter, migrate
+    from webapp.extensions import csrf, db, limiter
+    from webapp.schema import init_migrations
 
     crypto.init_app(app)
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    if migrations:
+        init_migrations(app)
     csrf.init_app(app)
     api.init_app(app)  # registers authentication before the limiter's own check
     limiter.init_app(app)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from typing import Any, NoReturn
 
 import click
-from flask import Flask, current_app
-from flask_migrate import upgrade
+from flask import Flask
 from sqlalchemy import select
 
 from webapp import crypto
@@ -16,15 +16,11 @@ from webapp.errors import AppError
 from webapp.extensions import db
 from webapp.models import Calendar
 from webapp.projects import service as projects
+from webapp.schema import ensure_schema
 
 
 def _emit(payload: dict[str, Any]) -> None:
     click.echo(json.dumps(payload, separators=(", ", ": ")))
-
-
-def _ensure_schema() -> None:
-    """Bring the database to the latest migration, so a first command works on a fresh machine."""
-    upgrade()
 
 
 def _fail(exc: AppError) -> NoReturn:
@@ -41,7 +37,7 @@ def projects_cli() -> None:
 @click.argument("name")
 def create_project(name: str) -> None:
     """Create a project and its first API key (shown once)."""
-    _ensure_schema()
+    ensure_schema()
     project, key = projects.create_project(name=name)
     _emit({"project_id": project.object_id, "api_key": key})
 
@@ -56,7 +52,7 @@ def api_keys_cli() -> None:
 @click.option("--name", default=None, help="A label for the key.")
 def create_api_key(project_id: str, name: str | None) -> None:
     """Create an API key for PROJECT_ID (shown once)."""
-    _ensure_schema()
+    ensure_schema()
     try:
         key, plaintext = projects.create_api_key(project=projects.get_project(project_id), name=name)
     except AppError as exc:
@@ -68,7 +64,7 @@ def create_api_key(project_id: str, name: str | None) -> None:
 @click.argument("key_id")
 def revoke_api_key(key_id: str) -> None:
     """Revoke KEY_ID at once."""
-    _ensure_schema()
+    ensure_schema()
     try:
         key = projects.revoke_api_key(object_id=key_id)
     except AppError as exc:
@@ -85,7 +81,7 @@ def crypto_cli() -> None:
 @click.option("--batch-size", default=500, show_default=True)
 def rotate(batch_size: int) -> None:
     """Re-encrypt every stored secret under the first key of CREDENTIALS_ENCRYPTION_KEYS."""
-    _ensure_schema()
+    ensure_schema()
     rotated, failed, last_id = 0, [], 0
     while True:
         batch = list(
@@ -122,19 +118,19 @@ def rotate(batch_size: int) -> None:
 @click.option("--worker-concurrency", default=8, show_default=True, type=int, help="Sync worker threads.")
 def serve(host: str, port: int, workers: int, with_worker: bool, worker_concurrency: int) -> None:
     """Apply migrations, start the sync worker and scheduler, then serve the app with gunicorn."""
-    from webapp.server import run_gunicorn, start_celery_worker
+    from webapp.server import run_gunicorn, start_celery_worker, stop
 
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    _ensure_schema()
+    ensure_schema()
     db.engine.dispose()  # no pooled connection may cross the fork into the workers
+    # A SIGTERM (from a process manager) must stop the children too, not orphan them.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     worker = start_celery_worker(worker_concurrency) if with_worker else None
     click.echo(f"Serving on http://{host}:{port}", err=True)
     try:
-        run_gunicorn(app, host=host, port=port, workers=workers)
+        run_gunicorn(host=host, port=port, workers=workers)
     finally:
         if worker is not None:
-            worker.terminate()
-            worker.wait(timeout=30)
+            stop(worker)
 
 
 def register_cli(app: Flask) -> None:

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 from flask_limiter import Limiter
 from flask_login import LoginManager
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import DateTime, MetaData, event
@@ -53,7 +52,6 @@ class Base(DeclarativeBase):
 # Objects stay readable after commit: a view serializes what it just wrote without reloading it.
 # Every web request and task gets a fresh session, so nothing stale outlives its unit of work.
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
-migrate = Migrate()
 csrf = CSRFProtect()
 # Dashboard sessions; configured in webapp.dashboard.init_app.
 login_manager = LoginManager()
@@ -71,7 +69,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-__all__ = ["Model", "db", "migrate", "csrf", "limiter", "login_manager", "utcnow", "UTCDateTime"]
+__all__ = ["Model", "db", "csrf", "limiter", "login_manager", "utcnow", "UTCDateTime"]
 
 
 @event.listens_for(Engine, "connect")

@@ -1,42 +1,41 @@
-"""Serve an already-built app with gunicorn's production server (used by ``flask serve``)."""
+"""The processes ``flask serve`` runs on one machine: gunicorn for the web, a Celery worker with beat."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
-from typing import Any
-
-from flask import Flask
-from gunicorn.app.base import BaseApplication
 
 from config import PROJECT_ROOT
 
 
-class _Gunicorn(BaseApplication):  # type: ignore[misc]
-    def __init__(self, app: Flask, options: dict[str, Any]) -> None:
-        self.application = app
-        self.options = options
-        super().__init__()
+def run_gunicorn(*, host: str, port: int, workers: int) -> None:
+    """Serve ``wsgi:app`` with gunicorn in a child process, until it exits or Ctrl-C.
 
-    def load_config(self) -> None:
-        for key, value in self.options.items():
-            self.cfg.set(key, value)
+    A fresh process rather than a fork of this command: the web workers then import only what
+    serving needs (no Alembic), and keep no state from the command line.
+    """
+    command = [
+        sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
+        "--access-logfile", "-", "--timeout", "30", "--graceful-timeout", "10", "wsgi:app",
+    ]  # fmt: skip
+    server = subprocess.Popen(command, cwd=PROJECT_ROOT)
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop(server)
 
-    def load(self) -> Flask:
-        return self.application
 
-
-def run_gunicorn(app: Flask, *, host: str, port: int, workers: int) -> None:
-    _Gunicorn(
-        app,
-        {
-            "bind": f"{host}:{port}",
-            "workers": workers,
-            "accesslog": "-",
-            "timeout": 30,
-            "graceful_timeout": 10,
-        },
-    ).run()
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Ask a child to finish (SIGTERM), and kill it if it has not within 30 s."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def start_celery_worker(concurrency: int) -> subprocess.Popen[bytes]:

@@ -7,10 +7,10 @@ import sys
 
 import click
 from flask import Flask
-from flask_migrate import upgrade
 
 from webapp.dashboard import accounts
 from webapp.errors import AppError
+from webapp.schema import ensure_schema
 
 
 def _fail(exc: AppError) -> None:
@@ -35,7 +35,7 @@ def users_cli() -> None:
 @click.option("--project", "project_ids", multiple=True, help="A project id the admin may manage (repeatable).")
 def create_admin(email: str, project_ids: tuple[str, ...]) -> None:
     """Create an admin; the password is read from standard input or a prompt, never an argument."""
-    upgrade()
+    ensure_schema()
     password = _read_password()
     try:
         admin = accounts.create_admin(email=email, password=password, project_ids=list(project_ids))
@@ -51,7 +51,7 @@ def create_admin(email: str, project_ids: tuple[str, ...]) -> None:
 @click.argument("project_id")
 def add_to_project(email: str, project_id: str) -> None:
     """Let the admin EMAIL manage PROJECT_ID."""
-    upgrade()
+    ensure_schema()
     try:
         admin = accounts.add_to_project(email=email, project_id=project_id)
     except AppError as exc:

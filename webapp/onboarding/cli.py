@@ -8,12 +8,12 @@ from typing import Any, NoReturn
 
 import click
 from flask import Flask, current_app
-from flask_migrate import upgrade
 
 from webapp.errors import AppError, FieldErrors
 from webapp.models import Platform
 from webapp.onboarding import apps, urls
 from webapp.projects import service as projects
+from webapp.schema import ensure_schema
 
 
 def _emit(payload: dict[str, Any]) -> None:
@@ -41,7 +41,7 @@ def set_oauth_app(
     project_id: str, platform: str, client_id: str, client_secret_stdin: bool, tenant: str | None
 ) -> None:
     """Set PROJECT_ID's OAuth app for PLATFORM; prints the redirect URI to register with the provider."""
-    upgrade()
+    ensure_schema()
     secret = sys.stdin.readline().strip() if client_secret_stdin else ""
     try:
         project = projects.get_project(project_id)
@@ -68,7 +68,7 @@ def set_oauth_app(
 @click.argument("origin")
 def allow_redirect_origin(project_id: str, origin: str) -> None:
     """Let PROJECT_ID's connect sessions return to ORIGIN (scheme://host[:port])."""
-    upgrade()
+    ensure_schema()
     try:
         project = projects.get_project(project_id)
         row = apps.allow_redirect_origin(project=project, origin=origin)
