@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.orm import load_only
 
 from webapp.errors import NotFound
 from webapp.extensions import db
@@ -25,6 +26,24 @@ def get_calendar(*, project: Project, object_id: str) -> Calendar:
     return calendar
 
 
+# What the API object shows: lists leave ciphertexts, sync state and bookkeeping in the database.
+API_COLUMNS = (
+    Calendar.id,
+    Calendar.object_id,
+    Calendar.platform,
+    Calendar.client_id,
+    Calendar.platform_uuid,
+    Calendar.state,
+    Calendar.meta,
+    Calendar.deduplication_key,
+    Calendar.connection_failure_data,
+    Calendar.created_at,
+    Calendar.updated_at,
+    Calendar.last_successful_sync_at,
+    Calendar.last_attempted_sync_at,
+)
+
+
 def list_calendars(
     *,
     project: Project,
@@ -37,7 +56,7 @@ def list_calendars(
     """One page, newest first, walking the (project_id, id) index: cost does not grow with the table."""
     if not storable(deduplication_key):
         return Page([], None, None)
-    query = select(Calendar).where(Calendar.project_id == project.id)
+    query = select(Calendar).where(Calendar.project_id == project.id).options(load_only(*API_COLUMNS))
     if deduplication_key is not None:
         query = query.where(Calendar.deduplication_key == deduplication_key)
     if state is not None:
