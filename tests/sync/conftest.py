@@ -8,12 +8,15 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
 
 from emulator.servers import RunningEmulators
 from tests.emulation import ALICE, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, Provider, http, query_of
 from webapp.calendars import service
 from webapp.extensions import db, utcnow
-from webapp.models import Calendar, Platform, Project
+from webapp.models import Calendar, CalendarEvent, Platform, Project
+from webapp.sync import jobs
+from webapp.sync.result import SyncResult
 
 GOOGLE_SCOPES = "openid email https://www.googleapis.com/auth/calendar.readonly"
 MICROSOFT_SCOPES = "openid email offline_access User.Read Calendars.Read"
@@ -119,3 +122,17 @@ def connect(emulated_app: Flask, project: Project) -> MakeCalendar:
         return calendar
 
     return make
+
+
+def stored_events(calendar: Calendar) -> dict[str, CalendarEvent]:
+    """The calendar's stored events by name, read afresh."""
+    db.session.expire_all()
+    rows = db.session.scalars(select(CalendarEvent).where(CalendarEvent.calendar_id == calendar.id))
+    return {e.name or e.platform_uuid: e for e in rows}
+
+
+def sync_now(calendar: Calendar) -> SyncResult:
+    """Run the sync use case now and forget cached rows, as a new worker task would."""
+    result = jobs.sync_calendar(calendar.id, now=utcnow())
+    db.session.expire_all()
+    return result

@@ -10,21 +10,11 @@ from sqlalchemy import select
 
 from tests.emulation import ALICE, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, Provider, fp
 from tests.sync.conftest import MakeCalendar, at, google_refresh_token, seed_events
+from tests.sync.conftest import stored_events as _events
+from tests.sync.conftest import sync_now as _sync
 from webapp.extensions import db, utcnow
-from webapp.models import Calendar, CalendarEvent, CalendarStateChange, Platform, SyncAttempt
+from webapp.models import CalendarStateChange, Platform, SyncAttempt
 from webapp.sync import jobs
-
-
-def _events(calendar: Calendar) -> dict[str, CalendarEvent]:
-    db.session.expire_all()
-    rows = db.session.scalars(select(CalendarEvent).where(CalendarEvent.calendar_id == calendar.id))
-    return {e.name or e.platform_uuid: e for e in rows}
-
-
-def _sync(calendar: Calendar) -> jobs.SyncResult:
-    result = jobs.sync_calendar(calendar.id, now=utcnow())
-    db.session.expire_all()
-    return result
 
 
 def test_first_sync_fills_platform_uuid_and_events(

@@ -5,26 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
 
 from tests.emulation import ALICE, Provider, fp
 from tests.sync.conftest import MakeCalendar, at, microsoft_refresh_token, seed_events
+from tests.sync.conftest import stored_events as _events
+from tests.sync.conftest import sync_now as _sync
 from webapp import crypto
 from webapp.extensions import db, utcnow
-from webapp.models import Calendar, CalendarEvent, Platform
+from webapp.models import Platform
 from webapp.sync import jobs
-
-
-def _events(calendar: Calendar) -> dict[str, CalendarEvent]:
-    db.session.expire_all()
-    rows = db.session.scalars(select(CalendarEvent).where(CalendarEvent.calendar_id == calendar.id))
-    return {e.name or e.platform_uuid: e for e in rows}
-
-
-def _sync(calendar: Calendar) -> jobs.SyncResult:
-    result = jobs.sync_calendar(calendar.id, now=utcnow())
-    db.session.expire_all()
-    return result
 
 
 def test_first_sync_and_incremental_delta(microsoft: Provider, connect: MakeCalendar) -> None:

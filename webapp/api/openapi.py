@@ -17,6 +17,20 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
+def _page(item: str) -> dict[str, Any]:
+    """The cursor page envelope around *item*."""
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["next", "previous", "results"],
+        "properties": {
+            "next": _STRING_OR_NULL,
+            "previous": _STRING_OR_NULL,
+            "results": {"type": "array", "items": _ref(item)},
+        },
+    }
+
+
 def _json_response(description: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
@@ -87,16 +101,7 @@ SCHEMAS: dict[str, Any] = {
             "metadata": {"type": "object", "minProperties": 1, "additionalProperties": {"type": "string"}},
         },
     },
-    "CalendarPage": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["next", "previous", "results"],
-        "properties": {
-            "next": _STRING_OR_NULL,
-            "previous": _STRING_OR_NULL,
-            "results": {"type": "array", "items": _ref("Calendar")},
-        },
-    },
+    "CalendarPage": _page("Calendar"),
     "CalendarEvent": {
         "type": "object",
         "additionalProperties": False,
@@ -137,16 +142,7 @@ SCHEMAS: dict[str, Any] = {
             "updated_at": {"type": "string", "format": "date-time"},
         },
     },
-    "CalendarEventPage": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["next", "previous", "results"],
-        "properties": {
-            "next": _STRING_OR_NULL,
-            "previous": _STRING_OR_NULL,
-            "results": {"type": "array", "items": _ref("CalendarEvent")},
-        },
-    },
+    "CalendarEventPage": _page("CalendarEvent"),
     "Webhook": {
         "type": "object",
         "additionalProperties": False,
@@ -185,16 +181,7 @@ SCHEMAS: dict[str, Any] = {
             "state": {"enum": ["active", "paused"], "description": "active resumes and clears the failure run"},
         },
     },
-    "WebhookPage": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["next", "previous", "results"],
-        "properties": {
-            "next": _STRING_OR_NULL,
-            "previous": _STRING_OR_NULL,
-            "results": {"type": "array", "items": _ref("Webhook")},
-        },
-    },
+    "WebhookPage": _page("Webhook"),
     "WebhookSecret": {
         "type": "object",
         "additionalProperties": False,
@@ -248,16 +235,7 @@ SCHEMAS: dict[str, Any] = {
             "updated_at": {"type": "string", "format": "date-time"},
         },
     },
-    "WebhookDeliveryPage": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["next", "previous", "results"],
-        "properties": {
-            "next": _STRING_OR_NULL,
-            "previous": _STRING_OR_NULL,
-            "results": {"type": "array", "items": _ref("WebhookDelivery")},
-        },
-    },
+    "WebhookDeliveryPage": _page("WebhookDelivery"),
     "ValidationError": {
         "description": "Field errors ({field: [messages]}) or {non_field_errors: [message]}",
         "type": "object",

@@ -94,6 +94,39 @@ def call(
     return response
 
 
+def refresh_access_token(
+    session: requests.Session,
+    token_url: str,
+    *,
+    provider: str,
+    classify: Classifier,
+    client_id: str,
+    client_secret: str,
+    refresh_token: str,
+) -> TokenSet:
+    """The OAuth refresh grant, as both providers take it: no ``scope`` (Google may refuse it)."""
+    response = call(
+        session,
+        "POST",
+        token_url,
+        provider=provider,
+        classify=classify,
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+            "client_id": client_id,
+            "client_secret": client_secret,
+        },
+    )
+    body = response.json()
+    return TokenSet(
+        access_token=body["access_token"],
+        refresh_token=body.get("refresh_token") or None,
+        expires_in=int(body.get("expires_in", 3600)),
+        scope=body.get("scope"),
+    )
+
+
 def _json_or_text(response: requests.Response) -> Any:
     try:
         return response.json()

@@ -18,6 +18,7 @@ from webapp.providers.base import (
     Window,
     call,
     parse_datetime,
+    refresh_access_token,
     rfc3339,
     trim_raw,
 )
@@ -37,25 +38,14 @@ class GoogleProvider:
 
     def refresh(self, *, client_id: str, client_secret: str, refresh_token: str) -> TokenSet:
         """Refresh without ``scope`` (Google may reject it, and granular consent may have narrowed it)."""
-        response = call(
+        return refresh_access_token(
             self.session,
-            "POST",
             self.token_url,
             provider="google",
             classify=classify_google_token_error,
-            data={
-                "grant_type": "refresh_token",
-                "refresh_token": refresh_token,
-                "client_id": client_id,
-                "client_secret": client_secret,
-            },
-        )
-        body = response.json()
-        return TokenSet(
-            access_token=body["access_token"],
-            refresh_token=body.get("refresh_token") or None,
-            expires_in=int(body.get("expires_in", 3600)),
-            scope=body.get("scope"),
+            client_id=client_id,
+            client_secret=client_secret,
+            refresh_token=refresh_token,
         )
 
     def _get(self, access_token: str, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:

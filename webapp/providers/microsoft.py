@@ -18,6 +18,7 @@ from webapp.providers.base import (
     Window,
     call,
     parse_datetime,
+    refresh_access_token,
     rfc3339,
     trim_raw,
 )
@@ -38,25 +39,14 @@ class MicrosoftProvider:
 
     def refresh(self, *, client_id: str, client_secret: str, refresh_token: str) -> TokenSet:
         """Every successful refresh returns a new refresh token; the caller must store it at once."""
-        response = call(
+        return refresh_access_token(
             self.session,
-            "POST",
             self.token_url,
             provider="microsoft",
             classify=classify_microsoft_token_error,
-            data={
-                "grant_type": "refresh_token",
-                "refresh_token": refresh_token,
-                "client_id": client_id,
-                "client_secret": client_secret,
-            },
-        )
-        body = response.json()
-        return TokenSet(
-            access_token=body["access_token"],
-            refresh_token=body.get("refresh_token") or None,
-            expires_in=int(body.get("expires_in", 3600)),
-            scope=body.get("scope"),
+            client_id=client_id,
+            client_secret=client_secret,
+            refresh_token=refresh_token,
         )
 
     def _get(self, access_token: str, url: str, params: dict[str, str] | None = None) -> dict[str, Any]:
