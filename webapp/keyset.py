@@ -30,13 +30,14 @@ class Page(Generic[T]):
 
 
 def keyset_page(
-    query: Select[tuple[T]],
+    query: Select[Any],
     *,
     sort: InstrumentedAttribute[Any],
     id_column: InstrumentedAttribute[int],
     descending: bool,
     cursor: Cursor | None,
     page_size: int,
+    plain_rows: bool = False,
 ) -> Page[T]:
     """One page of *query* ordered by (sort, id); rows inserted meanwhile never shift a page."""
     towards_end = cursor is None or not cursor.reverse
@@ -51,7 +52,9 @@ def keyset_page(
         )
         query = query.where(key < position if read_descending else key > position)
     order = [c.desc() if read_descending else c.asc() for c in columns]
-    rows = list(db.session.scalars(query.order_by(*order).limit(page_size + 1)))
+    ordered = query.order_by(*order).limit(page_size + 1)
+    # ORM objects, or plain rows when the caller selected just the columns the page needs (cheaper).
+    rows: list[Any] = list(db.session.execute(ordered)) if plain_rows else list(db.session.scalars(ordered))
     has_more = len(rows) > page_size
     rows = rows[:page_size]
     if not towards_end:

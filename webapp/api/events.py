@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import g, request
+from flask import Response, g, request
 from flask.typing import ResponseReturnValue
 
 from webapp.api import pagination
 from webapp.api.blueprint import bp
-from webapp.api.serializers import event_json
 from webapp.errors import BadQuery
 from webapp.events import queries
 from webapp.events.queries import ORDERINGS, EventFilters
@@ -31,12 +30,13 @@ def list_calendar_events() -> ResponseReturnValue:
         cursor=pagination.decode_cursor(request.args.get("cursor"), kind=datetime),
         page_size=pagination.page_size(EVENTS_PAGE_SIZE),
     )
-    return pagination.page_json(page, event_json)
+    return pagination.raw_page_response(page, queries.api_text)
 
 
 @bp.get("/calendar_events/<object_id>")
 def get_calendar_event(object_id: str) -> ResponseReturnValue:
-    return event_json(queries.get_event(project=g.project, object_id=object_id))
+    event = queries.get_event(project=g.project, object_id=object_id)
+    return Response(queries.api_text(event), mimetype="application/json")
 
 
 def _filters() -> EventFilters:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import defer, joinedload
+from sqlalchemy.orm import load_only
 
 from webapp.errors import NotFound
 from webapp.extensions import db
 from webapp.keyset import Cursor, Page, keyset_page
 from webapp.models import Calendar, CalendarEvent, Project
+from webapp.models.event import api_document
 from webapp.models.ids import is_object_id, storable
 
 ORDERINGS = {
@@ -38,22 +41,14 @@ class EventFilters:
     ordering: str = "-updated_at"
 
 
-def list_events(
-    *, project: Project, filters: EventFilters, cursor: Cursor | None, page_size: int
-) -> Page[CalendarEvent]:
+def list_events(*, project: Project, filters: EventFilters, cursor: Cursor | None, page_size: int) -> Page[Any]:
     """One page in the requested order, walking the index that matches it."""
     texts = (filters.calendar_id, filters.calendar_deduplication_key, filters.event_id)
     if not all(storable(value) for value in texts):
         return Page([], None, None)  # nothing stored can match a NUL character
-    query = (
-        select(CalendarEvent)
-        .where(CalendarEvent.project_id == project.id)
-        # Only what the response shows: the calendar's public id, not its secrets and timestamps.
-        .options(
-            joinedload(CalendarEvent.calendar, innerjoin=True).load_only(Calendar.object_id),
-            defer(CalendarEvent.content_hash),
-        )
-    )
+    sort, descending = ORDERINGS[filters.ordering]
+    # Plain rows of the stored API document and what the cursor needs: nothing is decoded per row.
+    query = select(CalendarEvent.id, sort, CalendarEvent.api_json).where(CalendarEvent.project_id == project.id)
     calendars = select(Calendar.id).where(Calendar.project_id == project.id)
     if filters.calendar_id is not None:
         query = query.where(
@@ -72,7 +67,6 @@ def list_events(
         query = query.where(CalendarEvent.end_time <= filters.end_time_lte)
     if filters.is_deleted is not None:
         query = query.where(CalendarEvent.is_deleted.is_(filters.is_deleted))
-    sort, descending = ORDERINGS[filters.ordering]
     return keyset_page(
         query,
         sort=sort,
@@ -80,7 +74,17 @@ def list_events(
         descending=descending,
         cursor=cursor,
         page_size=page_size,
+        plain_rows=True,
     )
+
+
+def api_text(row: Any) -> str:
+    """The event's API document as JSON text (built here only for rows written before it was stored)."""
+    if row.api_json is not None:
+        return str(row.api_json)
+    event = db.session.get_one(CalendarEvent, row.id)
+    calendar_object_id = db.session.scalar(select(Calendar.object_id).where(Calendar.id == event.calendar_id))
+    return json.dumps(api_document(event, str(calendar_object_id)), separators=(",", ":"))
 
 
 def get_event(*, project: Project, object_id: str) -> CalendarEvent:
@@ -88,7 +92,9 @@ def get_event(*, project: Project, object_id: str) -> CalendarEvent:
     if not is_object_id(object_id, "evt_"):
         raise NotFound("Calendar event not found")
     event = db.session.scalar(
-        select(CalendarEvent).where(CalendarEvent.object_id == object_id, CalendarEvent.project_id == project.id)
+        select(CalendarEvent)
+        .where(CalendarEvent.object_id == object_id, CalendarEvent.project_id == project.id)
+        .options(load_only(CalendarEvent.id, CalendarEvent.api_json))
     )
     if event is None:
         raise NotFound("Calendar event not found")
