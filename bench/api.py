@@ -40,6 +40,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -263,6 +264,7 @@ def seed() -> Seeded:
     from webapp import create_app, crypto
     from webapp.extensions import db
     from webapp.models import Calendar, CalendarEvent
+    from webapp.models.event import api_document
     from webapp.projects.service import create_project
 
     app = create_app()
@@ -302,28 +304,42 @@ def seed() -> Seeded:
         busy = calendar_ids[len(calendar_ids) // 2]
         others = [c for c in calendar_ids if c != busy]
 
+        public_ids = dict(
+            db.session.execute(select(Calendar.id, Calendar.object_id).where(Calendar.project_id == project_id)).all()
+        )
+
+        def with_document(row: dict[str, Any]) -> dict[str, Any]:
+            """As a sync stores it: the serialized API document beside the columns."""
+            document = api_document(SimpleNamespace(**row), public_ids[row["calendar_id"]])  # type: ignore[arg-type]
+            return {**row, "api_json": json.dumps(document, separators=(",", ":"))}
+
         def event_calendar(i: int) -> int:
             return busy if i < BUSY_CALENDAR_EVENTS else others[i % len(others)]
 
         for first in range(0, EVENTS, BATCH):
             rows = [
-                {
-                    "object_id": _object_id("evt_", i),
-                    "project_id": project_id,
-                    "calendar_id": event_calendar(i),
-                    "platform_uuid": f"event-{i}",
-                    "ical_uid": f"{i}@example.com",
-                    "name": f"Meeting {i}",
-                    "meeting_url": "https://meet.example.com/abc-defg-hij",
-                    "start_time": base + timedelta(minutes=30 * i),
-                    "end_time": base + timedelta(minutes=30 * i + 25),
-                    "is_deleted": False,
-                    "attendees": [{"email": "a@example.com", "name": "A"}, {"email": "b@example.com", "name": None}],
-                    "raw": {"id": f"event-{i}", "status": "confirmed"},
-                    "content_hash": f"{i:064x}",
-                    "created_at": base + timedelta(seconds=i),
-                    "updated_at": base + timedelta(seconds=i),
-                }
+                with_document(
+                    {
+                        "object_id": _object_id("evt_", i),
+                        "project_id": project_id,
+                        "calendar_id": event_calendar(i),
+                        "platform_uuid": f"event-{i}",
+                        "ical_uid": f"{i}@example.com",
+                        "name": f"Meeting {i}",
+                        "meeting_url": "https://meet.example.com/abc-defg-hij",
+                        "start_time": base + timedelta(minutes=30 * i),
+                        "end_time": base + timedelta(minutes=30 * i + 25),
+                        "is_deleted": False,
+                        "attendees": [
+                            {"email": "a@example.com", "name": "A"},
+                            {"email": "b@example.com", "name": None},
+                        ],
+                        "raw": {"id": f"event-{i}", "status": "confirmed"},
+                        "content_hash": f"{i:064x}",
+                        "created_at": base + timedelta(seconds=i),
+                        "updated_at": base + timedelta(seconds=i),
+                    }
+                )
                 for i in range(first, min(first + BATCH, EVENTS))
             ]
             db.session.execute(insert(CalendarEvent), rows)

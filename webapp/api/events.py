@@ -30,13 +30,13 @@ def list_calendar_events() -> ResponseReturnValue:
         cursor=pagination.decode_cursor(request.args.get("cursor"), kind=datetime),
         page_size=pagination.page_size(EVENTS_PAGE_SIZE),
     )
-    return pagination.raw_page_response(page, queries.api_text)
+    return pagination.raw_page_response(page, queries.api_texts)
 
 
 @bp.get("/calendar_events/<object_id>")
 def get_calendar_event(object_id: str) -> ResponseReturnValue:
     event = queries.get_event(project=g.project, object_id=object_id)
-    return Response(queries.api_text(event), mimetype="application/json")
+    return Response(queries.api_texts([event])[0], mimetype="application/json")
 
 
 def _filters() -> EventFilters:

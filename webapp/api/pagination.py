@@ -72,8 +72,8 @@ def page_json(page: Page[Any], serialize: Callable[[Any], dict[str, Any]]) -> di
     }
 
 
-def raw_page_response(page: Page[Any], document: Callable[[Any], str]) -> Response:
+def raw_page_response(page: Page[Any], documents: Callable[[list[Any]], list[str]]) -> Response:
     """The page envelope around items that are already JSON text (spliced, not re-encoded)."""
     links = json.dumps({"next": _link(page.next), "previous": _link(page.previous)}, separators=(",", ":"))
-    body = links[:-1] + ',"results":[' + ",".join(document(item) for item in page.items) + "]}"
+    body = links[:-1] + ',"results":[' + ",".join(documents(page.items)) + "]}"
     return Response(body, mimetype="application/json")

@@ -78,13 +78,20 @@ def list_events(*, project: Project, filters: EventFilters, cursor: Cursor | Non
     )
 
 
-def api_text(row: Any) -> str:
-    """The event's API document as JSON text (built here only for rows written before it was stored)."""
-    if row.api_json is not None:
-        return str(row.api_json)
-    event = db.session.get_one(CalendarEvent, row.id)
-    calendar_object_id = db.session.scalar(select(Calendar.object_id).where(Calendar.id == event.calendar_id))
-    return json.dumps(api_document(event, str(calendar_object_id)), separators=(",", ":"))
+def api_texts(rows: list[Any]) -> list[str]:
+    """The rows' API documents as JSON text; rows written before documents were stored are built
+    here, all in one query."""
+    missing = [row.id for row in rows if row.api_json is None]
+    built: dict[int, str] = {}
+    if missing:
+        query = (
+            select(CalendarEvent, Calendar.object_id)
+            .join(Calendar, Calendar.id == CalendarEvent.calendar_id)
+            .where(CalendarEvent.id.in_(missing))
+        )
+        for event, calendar_object_id in db.session.execute(query):
+            built[event.id] = json.dumps(api_document(event, calendar_object_id), separators=(",", ":"))
+    return [row.api_json if row.api_json is not None else built[row.id] for row in rows]
 
 
 def get_event(*, project: Project, object_id: str) -> CalendarEvent:
