@@ -47,7 +47,7 @@ def list_calendars() -> ResponseReturnValue:
 
 @bp.get("/calendars/<object_id>")
 def get_calendar(object_id: str) -> ResponseReturnValue:
-    return calendar_json(queries.get_calendar(project=g.project, object_id=object_id))
+    return calendar_json(queries.get_calendar_row(project=g.project, object_id=object_id))
 
 
 @bp.patch("/calendars/<object_id>")

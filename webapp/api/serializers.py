@@ -10,8 +10,8 @@ from webapp.models.event import iso
 __all__ = ["calendar_json", "iso"]
 
 
-def calendar_json(calendar: Calendar) -> dict[str, Any]:
-    """The calendar object; secrets are never part of it."""
+def calendar_json(calendar: Calendar | Any) -> dict[str, Any]:
+    """The calendar object, from a Calendar or a row of ``queries.API_COLUMNS``; never any secret."""
     return {
         "id": calendar.object_id,
         "platform": calendar.platform,
