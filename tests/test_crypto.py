@@ -76,3 +76,16 @@ def test_an_undecryptable_row_never_breaks_the_api(
     patched = client.patch(url, json={"refresh_token": "new-token"}, headers=auth)
     assert patched.status_code == 200
     assert client.delete(url, headers=auth).status_code == 200
+
+
+def test_check_lists_calendars_whose_secrets_no_key_opens(app: Flask, make_calendar: Any) -> None:
+    readable = make_calendar(deduplication_key="readable")["id"]
+    lost_key = Fernet.generate_key().decode()
+    current = app.extensions["keyring"]
+    _use_keys(app, lost_key)
+    lost = make_calendar(deduplication_key="lost")["id"]
+    app.extensions["keyring"] = current
+    result = app.test_cli_runner().invoke(args=["crypto", "check"])
+    assert result.exit_code == 1
+    assert json.loads(result.output) == {"checked": 2, "undecryptable": [lost]}
+    assert readable not in result.output

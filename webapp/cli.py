@@ -77,6 +77,30 @@ def crypto_cli() -> None:
     """Manage encryption of secrets at rest."""
 
 
+def undecryptable_calendars(limit: int | None = None) -> tuple[int, list[str]]:
+    """Try the configured keys on stored secrets (newest calendars first); returns (checked, failing ids)."""
+    query = select(Calendar.object_id, Calendar.client_secret_ciphertext, Calendar.refresh_token_ciphertext)
+    rows = db.session.execute(query.order_by(Calendar.id.desc()).limit(limit)).all()
+    failing = []
+    for object_id, secret, token in rows:
+        try:
+            crypto.decrypt(secret)
+            crypto.decrypt(token)
+        except crypto.InvalidToken:
+            failing.append(object_id)
+    return len(rows), failing
+
+
+@crypto_cli.command("check")
+def check() -> None:
+    """Check that every stored secret decrypts with CREDENTIALS_ENCRYPTION_KEYS (exit 1 if not)."""
+    ensure_schema()
+    checked, failing = undecryptable_calendars()
+    _emit({"checked": checked, "undecryptable": failing})
+    if failing:
+        sys.exit(1)
+
+
 @crypto_cli.command("rotate")
 @click.option("--batch-size", default=500, show_default=True)
 def rotate(batch_size: int) -> None:
@@ -121,6 +145,7 @@ def serve(host: str, port: int, workers: int, with_worker: bool, worker_concurre
     from webapp.server import run_gunicorn, start_celery_worker, stop
 
     ensure_schema()
+    _warn_if_keys_do_not_fit()
     db.engine.dispose()  # no pooled connection may cross the fork into the workers
     # A SIGTERM (from a process manager) must stop the children too, not orphan them.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -131,6 +156,18 @@ def serve(host: str, port: int, workers: int, with_worker: bool, worker_concurre
     finally:
         if worker is not None:
             stop(worker)
+
+
+def _warn_if_keys_do_not_fit() -> None:
+    """At start-up, one clear message (not one failure per calendar) when a key was removed or changed."""
+    checked, failing = undecryptable_calendars(limit=20)
+    if failing:
+        click.echo(
+            f"WARNING: {len(failing)} of the {checked} newest calendars cannot be decrypted with "
+            "CREDENTIALS_ENCRYPTION_KEYS: a key was probably removed or changed. Their syncs will fail with "
+            "credentials_undecryptable until the key is restored (`flask crypto check` lists them).",
+            err=True,
+        )
 
 
 def register_cli(app: Flask) -> None:
