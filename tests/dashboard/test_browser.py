@@ -5,51 +5,26 @@ Skipped only when ``/usr/bin/chromium`` is missing outside CI; in CI (``CI`` set
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
-from emulator.servers import QuietRequestHandler
 from tests.dashboard.conftest import ADMIN_EMAIL, PASSWORD, disconnect
+from tests.live import CHROMIUM, CHROMIUM_ARGS, requires_chromium, served
 from webapp.extensions import db
 from webapp.models import AdminUser, ConnectSession
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
-    reason=f"needs Debian's chromium at {CHROMIUM} (apt-get install -y chromium chromium-driver); CI always runs",
-)
+pytestmark = requires_chromium
 
 
 @pytest.fixture
 def live(app: Flask) -> Iterator[str]:
     """The service on 127.0.0.1 in a thread, with CSRF protection on as in production."""
     app.config["WTF_CSRF_ENABLED"] = True
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietRequestHandler)
-    base = f"http://127.0.0.1:{server.server_port}"
-    app.config["PUBLIC_BASE_URL"] = base
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with served(app) as base:
         yield base
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ Skipped only when ``/usr/bin/chromium`` is missing outside CI; in CI (``CI`` set
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -17,29 +16,16 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from werkzeug.serving import make_server
 
-from emulator.servers import QuietRequestHandler
 from tests.emulation import ALICE
+from tests.live import CHROMIUM, CHROMIUM_ARGS, requires_chromium, served
 from tests.onboarding.conftest import Providers, calendars, new_session, seed_app_client
 from webapp.extensions import db, utcnow
 from webapp.models import CalendarState
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "status-page.png"
 
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
-    reason=f"needs Debian's chromium at {CHROMIUM} (apt-get install -y chromium chromium-driver); CI always runs",
-)
+pytestmark = requires_chromium
 
 
 @pytest.fixture(scope="module")
@@ -57,20 +43,11 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def live(flow_app: Flask, providers: Providers) -> Iterator[str]:
     """The service on 127.0.0.1 in a thread; its callback URLs registered with the emulated clients."""
-    server = make_server("127.0.0.1", 0, flow_app, threaded=True, request_handler=QuietRequestHandler)
-    base = f"http://127.0.0.1:{server.server_port}"
-    flow_app.config["PUBLIC_BASE_URL"] = base
-    for provider in (providers.google, providers.microsoft):
-        seed_app_client(provider, [base])
-        provider.settings(auto_approve=False)  # the real consent pages
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with served(flow_app) as base:
+        for provider in (providers.google, providers.microsoft):
+            seed_app_client(provider, [base])
+            provider.settings(auto_approve=False)  # the real consent pages
         yield base
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 @pytest.fixture

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import text
-from werkzeug.serving import make_server
 
 from config import TestConfig, normalize_database_url
-from emulator.servers import QuietRequestHandler, RunningEmulators
-from tests.conftest import TEST_DATABASE_URL, using_postgres
+from emulator.servers import RunningEmulators
+from tests.conftest import TEST_DATABASE_URL, _empty_tables, using_postgres
+from tests.live import served
 from webapp import create_app
 from webapp.extensions import db
 
@@ -26,24 +24,16 @@ def served_app(_session_app: Flask, emulators: RunningEmulators, tmp_path: Path)
     """
     database = normalize_database_url(TEST_DATABASE_URL) if using_postgres() else f"sqlite:///{tmp_path / 'push.db'}"
     app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=database)
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietRequestHandler)
-    app.config.update(emulators.settings(), PUBLIC_BASE_URL=f"http://127.0.0.1:{server.server_port}")
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    with app.app_context():
+    app.config.update(emulators.settings())
+    with served(app), app.app_context():
         if not using_postgres():
             db.create_all()
         try:
             yield app
         finally:
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=5)
             db.session.remove()
             if using_postgres():
-                tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
-                with db.engine.begin() as conn:
-                    conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+                _empty_tables()
             db.engine.dispose()
 
 
