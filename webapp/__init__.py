@@ -32,7 +32,7 @@ def create_app(config: type[Config] | None = None, *, migrations: bool = True, *
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
-    from webapp import api, crypto, error_handlers
+    from webapp import api, crypto, error_handlers, pool
     from webapp.celery_app import init_celery
     from webapp.cli import register_cli
     from webapp.extensions import csrf, db, limiter
@@ -40,6 +40,9 @@ def create_app(config: type[Config] | None = None, *, migrations: bool = True, *
 
     crypto.init_app(app)
     db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():
+            pool.ping_idle_connections(engine)
     if migrations:
         init_migrations(app)
     csrf.init_app(app)

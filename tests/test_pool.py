@@ -1,0 +1,86 @@
+"""Pooled connections are pinged only after sitting idle, and a dead one is replaced, not handed out."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+
+from tests.conftest import requires_postgres
+from webapp.extensions import db
+from webapp.pool import ping_idle_connections
+
+
+def _engine(tmp_path: Path, idle_seconds: float) -> tuple[Engine, list[Any]]:
+    """A file SQLite engine whose pings are recorded (and can be made to fail)."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'pool.db'}")
+    ping_idle_connections(engine, idle_seconds)
+    pings: list[Any] = []
+    real_ping = engine.dialect.do_ping
+
+    def recording_ping(dbapi_connection: Any) -> bool:
+        pings.append(dbapi_connection)
+        if getattr(engine, "ping_fails", False):
+            engine.ping_fails = False  # type: ignore[attr-defined]
+            raise sqlite3.OperationalError("server closed the connection unexpectedly")
+        return bool(real_ping(dbapi_connection))
+
+    engine.dialect.do_ping = recording_ping  # type: ignore[method-assign]
+    return engine, pings
+
+
+def _dbapi_connection_of_one_query(engine: Engine) -> Any:
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT 1")).scalar() == 1
+        return conn.connection.dbapi_connection
+
+
+def test_a_connection_returned_moments_ago_is_not_pinged(tmp_path: Path) -> None:
+    engine, pings = _engine(tmp_path, idle_seconds=60)
+    first = _dbapi_connection_of_one_query(engine)
+    second = _dbapi_connection_of_one_query(engine)
+    assert second is first  # the pooled connection was reused ...
+    assert pings == []  # ... without a round trip to check it
+
+
+def test_an_idle_connection_is_pinged_before_reuse(tmp_path: Path) -> None:
+    engine, pings = _engine(tmp_path, idle_seconds=0)
+    first = _dbapi_connection_of_one_query(engine)
+    assert pings == []  # a new connection needs no ping
+    assert _dbapi_connection_of_one_query(engine) is first
+    assert pings == [first]
+
+
+def test_an_idle_connection_that_fails_its_ping_is_replaced(tmp_path: Path) -> None:
+    engine, pings = _engine(tmp_path, idle_seconds=0)
+    first = _dbapi_connection_of_one_query(engine)
+    engine.ping_fails = True  # type: ignore[attr-defined]
+    replacement = _dbapi_connection_of_one_query(engine)  # the caller sees no error
+    assert pings == [first]
+    assert replacement is not first
+
+
+def test_the_app_engine_pings_idle_connections(app: Flask) -> None:
+    """The service's own engine has the listener, and not SQLAlchemy's ping on every checkout."""
+    assert app.config["SQLALCHEMY_ENGINE_OPTIONS"].get("pool_pre_ping") is not True
+    assert db.engine.pool._pre_ping is False  # noqa: SLF001 (the pool keeps the flag privately)
+    assert db.engine.pool.dispatch.checkout
+
+
+@requires_postgres
+def test_postgres_connection_killed_while_idle_is_replaced(app: Flask) -> None:
+    """A backend terminated while its connection sat in the pool (a restart, an idle timeout)."""
+    engine = create_engine(db.engine.url, pool_size=1, max_overflow=0)
+    ping_idle_connections(engine, idle_seconds=0)
+    with engine.connect() as conn:
+        victim = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+    with db.engine.connect() as admin:
+        admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": victim})
+        admin.commit()
+    with engine.connect() as conn:  # would raise "server closed the connection" without the ping
+        assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != victim
+    engine.dispose()
