@@ -32,7 +32,7 @@ def create_app(config: type[Config] | None = None, *, migrations: bool = True, *
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
-    from webapp import api, crypto, error_handlers, pool
+    from webapp import api, crypto, error_handlers, pool, reads
     from webapp.celery_app import init_celery
     from webapp.cli import register_cli
     from webapp.extensions import csrf, db, limiter
@@ -43,6 +43,8 @@ def create_app(config: type[Config] | None = None, *, migrations: bool = True, *
     with app.app_context():
         for engine in db.engines.values():
             pool.ping_idle_connections(engine)
+    app.teardown_request(reads.release)
+    app.teardown_appcontext(reads.release)
     if migrations:
         init_migrations(app)
     csrf.init_app(app)

@@ -6,12 +6,10 @@ from flask import g, request
 from werkzeug.exceptions import MethodNotAllowed
 
 from webapp.errors import Unauthenticated
-from webapp.extensions import db
-from webapp.models import Project
+from webapp.models import ProjectRef
 from webapp.projects.service import project_for_key
 
 API_PREFIX = "/api/v1/"
-READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
 # Endpoints under the API prefix that anyone may read.
 PUBLIC_ENDPOINTS = frozenset({"api.openapi_document"})
 
@@ -28,28 +26,13 @@ def authenticate_api_request() -> None:
     g.project = project_from_header(request.headers.get("Authorization"))
 
 
-def read_without_transaction() -> None:
-    """Reads need no transaction: autocommit saves the BEGIN and ROLLBACK round trips per request."""
-    if not db.session().in_transaction():
-        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        g.autocommit_read = True
-
-
-def end_read(exc: BaseException | None) -> None:
-    """Give the autocommit connection back at once (the pool restores its isolation level)."""
-    if g.pop("autocommit_read", False):
-        db.session.rollback()
-
-
-def project_from_header(header: str | None) -> Project:
+def project_from_header(header: str | None) -> ProjectRef:
     """:raises Unauthenticated: missing, malformed, unknown or revoked key."""
     if header is None or not header.strip():
         raise Unauthenticated("Missing Authorization header")
     parts = header.split()
     if len(parts) != 2 or parts[0].lower() not in ("token", "bearer"):
         raise Unauthenticated("Invalid Authorization header. Should have this format: Token <api_key>")
-    if request.method in READ_ONLY_METHODS:
-        read_without_transaction()
     project = project_for_key(parts[1])
     if project is None:
         raise Unauthenticated("Invalid or disabled API key")

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, literal, tuple_
+from sqlalchemy import Integer, Select, bindparam, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 
+from webapp import reads
 from webapp.extensions import db
 
 T = TypeVar("T")
@@ -29,6 +30,44 @@ class Page(Generic[T]):
     previous: Cursor | None
 
 
+@dataclass(frozen=True)
+class KeysetQuery:
+    """A list query's three statements: the first page, and the pages after and before a cursor.
+
+    Their cursor and page size are bound parameters, so hot lists build them once and reuse them:
+    building a statement (and its cache key) costs more CPU than running an indexed page.
+    """
+
+    first: Select[Any]
+    after: Select[Any]
+    before: Select[Any]
+    sort_key: str
+    id_key: str
+
+
+def keyset_query(
+    query: Select[Any], *, sort: InstrumentedAttribute[Any], id_column: InstrumentedAttribute[int], descending: bool
+) -> KeysetQuery:
+    """The statements of *query* ordered by (sort, id), descending or ascending."""
+    single = sort is id_column
+    columns: tuple[Any, ...] = (id_column,) if single else (sort, id_column)
+    cursor_id = bindparam("cursor_id", type_=id_column.type)
+    key: Any = id_column if single else tuple_(sort, id_column)
+    position: Any = cursor_id if single else tuple_(bindparam("cursor_value", type_=sort.type), cursor_id)
+    limit = bindparam("page_limit", type_=Integer())
+
+    def ordered(statement: Select[Any], read_descending: bool) -> Select[Any]:
+        return statement.order_by(*[c.desc() if read_descending else c.asc() for c in columns]).limit(limit)
+
+    return KeysetQuery(
+        first=ordered(query, descending),
+        after=ordered(query.where(key < position if descending else key > position), descending),
+        before=ordered(query.where(key > position if descending else key < position), not descending),
+        sort_key=sort.key,
+        id_key=id_column.key,
+    )
+
+
 def keyset_page(
     query: Select[Any],
     *,
@@ -37,31 +76,37 @@ def keyset_page(
     descending: bool,
     cursor: Cursor | None,
     page_size: int,
-    plain_rows: bool = False,
 ) -> Page[T]:
-    """One page of *query* ordered by (sort, id); rows inserted meanwhile never shift a page."""
+    """One page of ORM objects of a query built for this request."""
+    statements = keyset_query(query, sort=sort, id_column=id_column, descending=descending)
+    return read_page(statements, {}, cursor=cursor, page_size=page_size, plain_rows=False)
+
+
+def read_page(
+    statements: KeysetQuery,
+    params: dict[str, Any],
+    *,
+    cursor: Cursor | None,
+    page_size: int,
+    plain_rows: bool = True,
+) -> Page[T]:
+    """One page; rows inserted meanwhile never shift it. Plain rows are read outside the session
+    (``webapp.reads``, cheaper); otherwise the session loads ORM objects."""
     towards_end = cursor is None or not cursor.reverse
-    read_descending = descending if towards_end else not descending
-    columns: tuple[Any, ...] = (id_column,) if sort is id_column else (sort, id_column)
-    if cursor is not None:
-        key: Any = id_column if sort is id_column else tuple_(sort, id_column)
-        position: Any = (
-            cursor.id
-            if sort is id_column
-            else tuple_(literal(cursor.value, sort.type), literal(cursor.id, id_column.type))
-        )
-        query = query.where(key < position if read_descending else key > position)
-    order = [c.desc() if read_descending else c.asc() for c in columns]
-    ordered = query.order_by(*order).limit(page_size + 1)
-    # ORM objects, or plain rows when the caller selected just the columns the page needs (cheaper).
-    rows: list[Any] = list(db.session.execute(ordered)) if plain_rows else list(db.session.scalars(ordered))
+    bound = {**params, "page_limit": page_size + 1}
+    if cursor is None:
+        statement = statements.first
+    else:
+        statement = statements.after if towards_end else statements.before
+        bound.update(cursor_value=cursor.value, cursor_id=cursor.id)
+    rows: list[Any] = reads.rows(statement, bound) if plain_rows else list(db.session.scalars(statement, bound))
     has_more = len(rows) > page_size
     rows = rows[:page_size]
     if not towards_end:
         rows.reverse()
 
     def position_of(row: Any, reverse: bool) -> Cursor:
-        return Cursor(getattr(row, sort.key), getattr(row, id_column.key), reverse)
+        return Cursor(getattr(row, statements.sort_key), getattr(row, statements.id_key), reverse)
 
     if towards_end:
         following = position_of(rows[-1], False) if has_more else None

@@ -205,7 +205,7 @@ def test_unexpected_failure_is_a_500_with_an_error_id_in_the_log(
     def broken(**kwargs: Any) -> Any:
         raise RuntimeError("boom: internal detail")
 
-    monkeypatch.setattr(queries, "get_calendar_row", broken)
+    monkeypatch.setattr(queries, "get_calendar_document", broken)
     with caplog.at_level(logging.ERROR):
         response = client.get(calendar_url(calendar_id), headers=auth)
     assert response.status_code == 500

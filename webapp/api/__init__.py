@@ -6,13 +6,12 @@ from flask import Flask
 
 from webapp.api import calendars, connect_sessions, events, openapi, webhooks  # noqa: F401  (the view modules register their routes)
 from webapp.api.blueprint import bp
-from webapp.auth import authenticate_api_request, end_read
+from webapp.auth import authenticate_api_request
 from webapp.extensions import csrf
 
 
 def init_app(app: Flask) -> None:
     # App-level, so it also runs for a wrong method (405) and before the limiter's check.
     app.before_request(authenticate_api_request)
-    app.teardown_request(end_read)
     app.register_blueprint(bp)
     csrf.exempt(bp)

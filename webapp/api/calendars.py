@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Response, current_app, g, request
 from flask.typing import ResponseReturnValue
 
@@ -42,12 +44,13 @@ def list_calendars() -> ResponseReturnValue:
         state=_choice("state", [s.value for s in CalendarState]),
         platform=_choice("platform", [p.value for p in Platform]),
     )
-    return pagination.page_json(page, calendar_json)
+    return pagination.raw_page_response(page, _documents)
 
 
 @bp.get("/calendars/<object_id>")
 def get_calendar(object_id: str) -> ResponseReturnValue:
-    return calendar_json(queries.get_calendar_row(project=g.project, object_id=object_id))
+    document = queries.get_calendar_document(project=g.project, object_id=object_id)
+    return Response(document, mimetype="application/json")
 
 
 @bp.patch("/calendars/<object_id>")
@@ -68,6 +71,10 @@ def sync_calendar(object_id: str) -> ResponseReturnValue:
 def delete_calendar(object_id: str) -> ResponseReturnValue:
     service.delete_calendar(calendar=queries.get_calendar(project=g.project, object_id=object_id))
     return Response(b"", status=200, content_type="application/json")
+
+
+def _documents(rows: list[Any]) -> list[str]:
+    return [row.document for row in rows]
 
 
 def _validate_requested() -> bool:

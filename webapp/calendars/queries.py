@@ -2,41 +2,52 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from sqlalchemy import bindparam, select
 
+from webapp import reads
 from webapp.errors import NotFound
 from webapp.extensions import db
-from webapp.keyset import Cursor, Page, keyset_page
-from webapp.models import Calendar, Project
+from webapp.json_documents import Field, JsonDocument, Kind
+from webapp.keyset import Cursor, KeysetQuery, Page, keyset_query, read_page
+from webapp.models import Calendar, ProjectScope
 from webapp.models.ids import is_object_id, storable
 
-# What the API object shows. Reads for the API select just these, as plain rows: no ORM objects
-# to build, and the ciphertexts, sync state and bookkeeping stay in the database.
-API_COLUMNS = (
-    Calendar.id,
-    Calendar.object_id,
-    Calendar.platform,
-    Calendar.client_id,
-    Calendar.platform_uuid,
-    Calendar.state,
-    Calendar.meta,
-    Calendar.deduplication_key,
-    Calendar.connection_failure_data,
-    Calendar.created_at,
-    Calendar.updated_at,
-    Calendar.last_successful_sync_at,
-    Calendar.last_attempted_sync_at,
-)
+
+class CalendarDocument(JsonDocument):
+    """The API's calendar object, rendered by the database (``serializers.calendar_json`` renders it
+    from a ``Calendar``): never a ciphertext, sync state or bookkeeping column."""
+
+    inherit_cache = True  # the class is the cache key: its SQL depends on nothing else
+    table = "calendar"
+    fields = (
+        Field("id", "object_id"),
+        Field("platform", "platform"),
+        Field("client_id", "client_id"),
+        Field("platform_uuid", "platform_uuid"),
+        Field("state", "state"),
+        Field("metadata", "metadata", Kind.JSON),
+        Field("deduplication_key", "deduplication_key"),
+        Field("connection_failure_data", "connection_failure_data", Kind.JSON),
+        Field("created_at", "created_at", Kind.TIMESTAMP),
+        Field("updated_at", "updated_at", Kind.TIMESTAMP),
+        Field("last_successful_sync_at", "last_successful_sync_at", Kind.TIMESTAMP),
+        Field("last_attempted_sync_at", "last_attempted_sync_at", Kind.TIMESTAMP),
+    )
+
+
+# API reads select the row's id (for cursors) and its document, as plain rows (webapp.reads).
+DOCUMENT_COLUMNS = (Calendar.id, CalendarDocument().label("document"))
 
 # Built once: constructing a statement costs more CPU than running these indexed lookups.
 _BY_PUBLIC_ID = (Calendar.object_id == bindparam("object_id"), Calendar.project_id == bindparam("project_id"))
 _CALENDAR = select(Calendar).where(*_BY_PUBLIC_ID)
-_CALENDAR_ROW = select(*API_COLUMNS).where(*_BY_PUBLIC_ID)
+_CALENDAR_DOCUMENT = select(*DOCUMENT_COLUMNS).where(*_BY_PUBLIC_ID)
 
 
-def get_calendar(*, project: Project, object_id: str) -> Calendar:
+def get_calendar(*, project: ProjectScope, object_id: str) -> Calendar:
     """The calendar, to change it. :raises NotFound: unknown id, or one of another project."""
     calendar = db.session.scalar(_CALENDAR, _params(project, object_id)) if is_object_id(object_id, "cal_") else None
     if calendar is None:
@@ -44,47 +55,41 @@ def get_calendar(*, project: Project, object_id: str) -> Calendar:
     return calendar
 
 
-def get_calendar_row(*, project: Project, object_id: str) -> Any:
-    """The API's columns of a calendar, to show it. :raises NotFound: as ``get_calendar``."""
-    row = (
-        db.session.execute(_CALENDAR_ROW, _params(project, object_id)).first()
-        if is_object_id(object_id, "cal_")
-        else None
-    )
+def get_calendar_document(*, project: ProjectScope, object_id: str) -> str:
+    """The calendar's API object as JSON text, to show it. :raises NotFound: as ``get_calendar``."""
+    row = reads.first(_CALENDAR_DOCUMENT, _params(project, object_id)) if is_object_id(object_id, "cal_") else None
     if row is None:
         raise NotFound("Calendar not found")
-    return row
+    return str(row.document)
 
 
-def _params(project: Project, object_id: str) -> dict[str, Any]:
+def _params(project: ProjectScope, object_id: str) -> dict[str, Any]:
     return {"object_id": object_id, "project_id": project.id}
 
 
 def list_calendars(
     *,
-    project: Project,
+    project: ProjectScope,
     cursor: Cursor | None,
     page_size: int,
     deduplication_key: str | None = None,
     state: str | None = None,
     platform: str | None = None,
 ) -> Page[Any]:
-    """One page of rows, newest first, walking the (project_id, id) index: cost does not grow with the table."""
+    """One page of rows (``id``, ``document``), newest first, walking the (project_id, id) index:
+    cost does not grow with the table."""
     if not storable(deduplication_key):
         return Page([], None, None)
-    query = select(*API_COLUMNS).where(Calendar.project_id == project.id)
-    if deduplication_key is not None:
-        query = query.where(Calendar.deduplication_key == deduplication_key)
-    if state is not None:
-        query = query.where(Calendar.state == state)
-    if platform is not None:
-        query = query.where(Calendar.platform == platform)
-    return keyset_page(
-        query,
-        sort=Calendar.id,
-        id_column=Calendar.id,
-        descending=True,
-        cursor=cursor,
-        page_size=page_size,
-        plain_rows=True,
-    )
+    filters = {"deduplication_key": deduplication_key, "state": state, "platform": platform}
+    given = {name: value for name, value in filters.items() if value is not None}
+    statements = _list_statements(frozenset(given))
+    return read_page(statements, {"project_id": project.id, **given}, cursor=cursor, page_size=page_size)
+
+
+@functools.cache
+def _list_statements(filters: frozenset[str]) -> KeysetQuery:
+    """The list's statements for one combination of filters (eight at most), built on first use."""
+    query = select(*DOCUMENT_COLUMNS).where(Calendar.project_id == bindparam("project_id"))
+    for name in sorted(filters):
+        query = query.where(getattr(Calendar, name) == bindparam(name))
+    return keyset_query(query, sort=Calendar.id, id_column=Calendar.id, descending=True)

@@ -11,7 +11,7 @@ from webapp.calendars.credentials import checked_refresh_token
 from webapp.celery_app import enqueue
 from webapp.errors import DuplicateDeduplicationKey, FieldErrors
 from webapp.extensions import db, utcnow
-from webapp.models import Calendar, CalendarState, Platform, Project
+from webapp.models import Calendar, CalendarState, Platform, ProjectScope
 from webapp.push import service as push
 
 DEDUPLICATION_CONSTRAINT = "uq_calendar_project_id_deduplication_key"
@@ -19,7 +19,7 @@ DEDUPLICATION_CONSTRAINT = "uq_calendar_project_id_deduplication_key"
 
 def create_calendar(
     *,
-    project: Project,
+    project: ProjectScope,
     platform: Platform,
     client_id: str,
     client_secret: str,

@@ -5,7 +5,7 @@ from webapp.models.calendar import Calendar, CalendarState, Platform
 from webapp.models.connect import ConnectSession, ConnectStatus
 from webapp.models.event import CalendarEvent, CalendarStateChange, SyncAttempt
 from webapp.models.oauth_app import ConnectRedirectOrigin, OAuthApp
-from webapp.models.project import ApiKey, Project
+from webapp.models.project import ApiKey, Project, ProjectRef, ProjectScope
 from webapp.models.push import PushChannel, PushChannelStop
 from webapp.models.webhook import (
     TEST_TRIGGER,
@@ -33,6 +33,8 @@ __all__ = [
     "OAuthApp",
     "Platform",
     "Project",
+    "ProjectRef",
+    "ProjectScope",
     "PushChannel",
     "PushChannelStop",
     "SyncAttempt",

@@ -3,13 +3,33 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import Model, utcnow
 from webapp.models.ids import new_object_id
+
+
+class ProjectScope(Protocol):
+    """Enough of a project to scope reads and writes to it: a ``Project``, or a ``ProjectRef``."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def object_id(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectRef:
+    """The project an API key belongs to: its ids, all an API request needs (no ORM object to build)."""
+
+    id: int
+    object_id: str
 
 
 class Project(Model):

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from webapp import crypto
 from webapp.errors import FieldErrors
 from webapp.extensions import db, utcnow
-from webapp.models import ConnectRedirectOrigin, OAuthApp, Platform, Project
+from webapp.models import ConnectRedirectOrigin, OAuthApp, Platform, ProjectScope
 
 DEFAULT_MICROSOFT_TENANT = "common"
 
@@ -27,7 +27,7 @@ class AppCredentials:
 
 
 def set_oauth_app(
-    *, project: Project, platform: Platform, client_id: str, client_secret: str, tenant: str | None = None
+    *, project: ProjectScope, platform: Platform, client_id: str, client_secret: str, tenant: str | None = None
 ) -> OAuthApp:
     """Create or replace the project's OAuth app for *platform* (tenant only for Microsoft)."""
     client_id = client_id.strip()
@@ -56,13 +56,13 @@ def set_oauth_app(
     return app
 
 
-def oauth_app_of(project: Project, platform: Platform) -> OAuthApp | None:
+def oauth_app_of(project: ProjectScope, platform: Platform) -> OAuthApp | None:
     return db.session.scalar(
         select(OAuthApp).where(OAuthApp.project_id == project.id, OAuthApp.platform == platform.value)
     )
 
 
-def credentials_for(project: Project, platform: Platform) -> AppCredentials | None:
+def credentials_for(project: ProjectScope, platform: Platform) -> AppCredentials | None:
     """The project's own OAuth app, else the instance-wide one from settings, else None."""
     app = oauth_app_of(project, platform)
     if app is not None:
@@ -79,7 +79,7 @@ def credentials_for(project: Project, platform: Platform) -> AppCredentials | No
     return AppCredentials(platform, client_id, client_secret, tenant)
 
 
-def available_platforms(project: Project) -> list[Platform]:
+def available_platforms(project: ProjectScope) -> list[Platform]:
     """Platforms the project can connect through the browser (an OAuth app is configured)."""
     return [p for p in Platform if oauth_app_of(project, p) is not None or _has_default(p)]
 
@@ -115,7 +115,7 @@ def origin_of(url: str) -> str | None:
     return f"{scheme}://{host}:{port}"
 
 
-def allow_redirect_origin(*, project: Project, origin: str) -> ConnectRedirectOrigin:
+def allow_redirect_origin(*, project: ProjectScope, origin: str) -> ConnectRedirectOrigin:
     """Add an allowed origin (idempotent). :raises FieldErrors: not a bare http(s) origin."""
     normalized = origin_of(origin)
     parts = urlsplit(origin.strip())
@@ -134,7 +134,7 @@ def allow_redirect_origin(*, project: Project, origin: str) -> ConnectRedirectOr
     return row
 
 
-def redirect_allowed(project: Project, url: str) -> bool:
+def redirect_allowed(project: ProjectScope, url: str) -> bool:
     """True when *url* is an absolute http(s) URL whose origin the project allowed."""
     origin = origin_of(url)
     if origin is None:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from webapp.errors import FieldErrors, NotFound
 from webapp.extensions import db, utcnow
-from webapp.models import Calendar, ConnectSession, ConnectStatus, Platform, Project
+from webapp.models import Calendar, ConnectSession, ConnectStatus, Platform, ProjectScope
 from webapp.onboarding import apps
 
 REDIRECT_URL_NOT_ALLOWED = "Must be an absolute http(s) URL on one of the project's allowed redirect origins."
@@ -19,7 +19,7 @@ CALENDAR_NOT_FOUND = "No calendar with this id in this project."
 
 def create_session(
     *,
-    project: Project,
+    project: ProjectScope,
     platform: Platform | None = None,
     calendar_object_id: str | None = None,
     deduplication_key: str | None = None,
@@ -72,7 +72,7 @@ def reconnect_session(*, previous: ConnectSession) -> tuple[ConnectSession, str]
 
 def _new_session(
     *,
-    project: Project,
+    project: ProjectScope,
     platform: str | None,
     calendar: Calendar | None,
     deduplication_key: str | None,
@@ -100,7 +100,7 @@ def _new_session(
     return connect, token
 
 
-def get_session(*, project: Project, object_id: str) -> ConnectSession:
+def get_session(*, project: ProjectScope, object_id: str) -> ConnectSession:
     """:raises NotFound: unknown id, or one of another project."""
     connect = db.session.scalar(
         select(ConnectSession).where(ConnectSession.object_id == object_id, ConnectSession.project_id == project.id)

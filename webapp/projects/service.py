@@ -6,9 +6,10 @@ import secrets
 
 from sqlalchemy import bindparam, select
 
+from webapp import reads
 from webapp.errors import NotFound
 from webapp.extensions import db, utcnow
-from webapp.models import ApiKey, Project
+from webapp.models import ApiKey, Project, ProjectRef
 
 
 def _new_key(project: Project, name: str | None) -> tuple[ApiKey, str]:
@@ -55,12 +56,13 @@ def revoke_api_key(*, object_id: str) -> ApiKey:
 
 # Built once: constructing a statement costs more CPU than running this indexed lookup.
 _PROJECT_BY_KEY_HASH = (
-    select(Project)
+    select(Project.id, Project.object_id)
     .join(ApiKey, ApiKey.project_id == Project.id)
     .where(ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None))
 )
 
 
-def project_for_key(plaintext: str) -> Project | None:
-    """The project of a live key, by its hash (one indexed query)."""
-    return db.session.scalar(_PROJECT_BY_KEY_HASH, {"key_hash": ApiKey.hash_key(plaintext)})
+def project_for_key(plaintext: str) -> ProjectRef | None:
+    """The project of a live key, by its hash (one indexed query, read outside any transaction)."""
+    row = reads.first(_PROJECT_BY_KEY_HASH, {"key_hash": ApiKey.hash_key(plaintext)})
+    return ProjectRef(row.id, row.object_id) if row is not None else None

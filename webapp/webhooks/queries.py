@@ -8,10 +8,10 @@ from sqlalchemy.orm import selectinload
 from webapp.errors import NotFound
 from webapp.extensions import db
 from webapp.keyset import Cursor, Page, keyset_page
-from webapp.models import Calendar, Project, WebhookDelivery, WebhookEndpoint
+from webapp.models import Calendar, ProjectScope, WebhookDelivery, WebhookEndpoint
 
 
-def get_endpoint(*, project: Project, object_id: str) -> WebhookEndpoint:
+def get_endpoint(*, project: ProjectScope, object_id: str) -> WebhookEndpoint:
     """:raises NotFound: unknown id, or one of another project."""
     endpoint = db.session.scalar(
         select(WebhookEndpoint).where(WebhookEndpoint.object_id == object_id, WebhookEndpoint.project_id == project.id)
@@ -21,7 +21,7 @@ def get_endpoint(*, project: Project, object_id: str) -> WebhookEndpoint:
     return endpoint
 
 
-def list_endpoints(*, project: Project, cursor: Cursor | None, page_size: int) -> Page[WebhookEndpoint]:
+def list_endpoints(*, project: ProjectScope, cursor: Cursor | None, page_size: int) -> Page[WebhookEndpoint]:
     """Newest first, walking the (project_id, id) index."""
     query = select(WebhookEndpoint).where(WebhookEndpoint.project_id == project.id)
     return keyset_page(
@@ -34,7 +34,7 @@ def list_endpoints(*, project: Project, cursor: Cursor | None, page_size: int) -
     )
 
 
-def get_delivery(*, project: Project, object_id: str) -> WebhookDelivery:
+def get_delivery(*, project: ProjectScope, object_id: str) -> WebhookDelivery:
     """:raises NotFound: unknown id, or one of another project."""
     delivery = db.session.scalar(
         select(WebhookDelivery).where(WebhookDelivery.object_id == object_id, WebhookDelivery.project_id == project.id)
@@ -46,7 +46,7 @@ def get_delivery(*, project: Project, object_id: str) -> WebhookDelivery:
 
 def list_deliveries(
     *,
-    project: Project,
+    project: ProjectScope,
     cursor: Cursor | None,
     page_size: int,
     endpoint: WebhookEndpoint | None = None,

@@ -20,7 +20,7 @@ from webapp.models import (
     Calendar,
     DeliveryStatus,
     EndpointState,
-    Project,
+    ProjectScope,
     WebhookDelivery,
     WebhookEndpoint,
     WebhookTrigger,
@@ -45,7 +45,7 @@ def _check_url(url: str) -> None:
 
 
 def create_endpoint(
-    *, project: Project, url: str, triggers: list[str] | None = None, state: str = EndpointState.ACTIVE.value
+    *, project: ProjectScope, url: str, triggers: list[str] | None = None, state: str = EndpointState.ACTIVE.value
 ) -> tuple[WebhookEndpoint, str]:
     """Create an endpoint; returns it and the project's signing secret (base64), created on first use.
 
@@ -96,14 +96,14 @@ def delete_endpoint(*, endpoint: WebhookEndpoint) -> None:
     db.session.commit()
 
 
-def signing_secret(*, project: Project) -> str:
+def signing_secret(*, project: ProjectScope) -> str:
     """The project's newest signing secret (base64), created on first use."""
     secret = keys.current_secret(project.id, utcnow())
     db.session.commit()
     return keys.secret_text(secret)
 
 
-def rotate_secret(*, project: Project) -> tuple[str, datetime]:
+def rotate_secret(*, project: ProjectScope) -> tuple[str, datetime]:
     """A new signing secret (base64); returns it and when the previous ones stop signing."""
     secret, previous_expire_at = keys.rotate(project.id, utcnow())
     db.session.commit()
