@@ -96,7 +96,6 @@ class Config:
     # Larger request bodies are refused with 413 before any parsing.
     MAX_CONTENT_LENGTH = 256 * 1024
     JSON_SORT_KEYS = False
-    RATELIMIT_HEADERS_ENABLED = False
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     TESTING = False

@@ -16,8 +16,8 @@ from config import TestConfig, normalize_database_url
 
 # The emulated providers' fixtures, for every test folder.
 from tests.emulation import emulators, google, microsoft, receiver  # noqa: F401, E402
-from webapp import create_app
-from webapp.extensions import db, limiter
+from webapp import create_app, throttle
+from webapp.extensions import db
 from webapp.models import Project
 from webapp.projects import service as projects
 
@@ -88,7 +88,7 @@ def app(_session_app: Flask) -> Iterator[Flask]:
     settings = dict(app.config)
     keyring = app.extensions["keyring"]
     with app.app_context():
-        limiter.reset()
+        throttle.reset()
         try:
             yield app
         finally:

@@ -32,10 +32,10 @@ def create_app(config: type[Config] | None = None, *, migrations: bool = True, *
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
-    from webapp import api, crypto, error_handlers, pool, reads
+    from webapp import api, crypto, error_handlers, pool, reads, throttle
     from webapp.celery_app import init_celery
     from webapp.cli import register_cli
-    from webapp.extensions import csrf, db, limiter
+    from webapp.extensions import csrf, db
     from webapp.schema import init_migrations
 
     crypto.init_app(app)
@@ -48,8 +48,8 @@ def create_app(config: type[Config] | None = None, *, migrations: bool = True, *
     if migrations:
         init_migrations(app)
     csrf.init_app(app)
-    api.init_app(app)  # registers authentication before the limiter's own check
-    limiter.init_app(app)
+    api.init_app(app)
+    throttle.init_app(app)
     init_celery(app)
     error_handlers.register(app)
     register_cli(app)

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import logging
-import math
-import time
 import uuid
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
-from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from webapp.errors import AppError, FieldErrors, FrameworkError, NonFieldError
-from webapp.extensions import db, limiter
+from webapp.extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +46,6 @@ def render_http_error(exc: HTTPException) -> ResponseReturnValue:
     status = exc.code or 500
     if not _is_api():
         return exc
-    if isinstance(exc, RateLimitExceeded):
-        return _throttled()
     if status == 404:
         return _json({"error": "Not found"}, 404)
     if status == 405:
@@ -60,15 +55,6 @@ def render_http_error(exc: HTTPException) -> ResponseReturnValue:
         limit = request.max_content_length
         return _json({"detail": f"Request body is too large (limit {limit} bytes)."}, 413)
     return _json({"detail": exc.description}, status)
-
-
-def _throttled() -> Response:
-    current = limiter.current_limit
-    wait = 1
-    if current is not None:
-        wait = max(1, math.ceil(current.reset_at - time.time()))
-    message = f"Request was throttled. Expected available in {wait} seconds."
-    return _json({"detail": message}, 429, {"Retry-After": str(wait)})
 
 
 def render_unexpected(exc: Exception) -> ResponseReturnValue:

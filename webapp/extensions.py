@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from flask_limiter import Limiter
 from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
@@ -55,8 +54,6 @@ db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 csrf = CSRFProtect()
 # Dashboard sessions; configured in webapp.dashboard.init_app.
 login_manager = LoginManager()
-# Limits are declared per view; the key function is given there (the project, after authentication).
-limiter = Limiter(key_func=lambda: "global", default_limits=[])
 
 if TYPE_CHECKING:
     Model = Base
@@ -69,7 +66,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-__all__ = ["Model", "db", "csrf", "limiter", "login_manager", "utcnow", "UTCDateTime"]
+__all__ = ["Model", "db", "csrf", "login_manager", "utcnow", "UTCDateTime"]
 
 
 @event.listens_for(Engine, "connect")

@@ -71,3 +71,18 @@ def test_only_creates_are_throttled(low_limit: None, client: FlaskClient, auth: 
 
 def test_default_limit_is_3000_per_minute(app: Flask) -> None:
     assert app.config["API_CREATE_RATE_LIMIT"] == "3000 per minute"
+
+
+@pytest.mark.parametrize("setting", [{"API_CREATE_RATE_LIMIT": "lots"}, {"RATELIMIT_STORAGE_URI": "nosuch://x"}])
+def test_unusable_limit_settings_stop_the_start(setting: dict[str, str]) -> None:
+    from config import ConfigurationError, TestConfig
+    from webapp import create_app
+
+    with pytest.raises(ConfigurationError, match="Rate limit settings"):
+        create_app(TestConfig, **setting)
+
+
+def test_several_windows_each_count(app: Flask, client: FlaskClient, auth: dict[str, str]) -> None:
+    app.config["API_CREATE_RATE_LIMIT"] = "5 per hour;2 per minute"
+    assert [_create(client, auth, n) for n in range(2)] == [201, 201]
+    _assert_throttled(client.post(CALENDARS, json=valid(deduplication_key="third"), headers=auth))

@@ -7,28 +7,20 @@ from typing import Any
 from flask import Response, current_app, g, request
 from flask.typing import ResponseReturnValue
 
+from webapp import throttle
 from webapp.api import pagination, parsing
 from webapp.api.blueprint import bp
 from webapp.api.serializers import calendar_json
 from webapp.calendars import queries, service
 from webapp.errors import BadQuery
-from webapp.extensions import limiter
 from webapp.models import CalendarState, Platform
 
 CALENDARS_PAGE_SIZE = 25
 
 
-def _create_rate() -> str:
-    return str(current_app.config["API_CREATE_RATE_LIMIT"])
-
-
-def _project_key() -> str:
-    return str(g.project.object_id)
-
-
 @bp.post("/calendars")
-@limiter.limit(_create_rate, key_func=_project_key)
 def create_calendar() -> ResponseReturnValue:
+    throttle.hit("create_calendar", g.project.object_id, current_app.config["API_CREATE_RATE_LIMIT"])
     data = parsing.parse_create_calendar(parsing.json_object())
     calendar = service.create_calendar(project=g.project, validate=_validate_requested(), **vars(data))
     return calendar_json(calendar), 201

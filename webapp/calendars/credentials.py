@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import requests
-
 from webapp.errors import FieldErrors
 from webapp.extensions import utcnow
-from webapp.providers import get_provider
-from webapp.providers.base import ProviderFailure
-from webapp.providers.failures import failure_data
 
 # Which request field a rejection points at.
 _FIELD_FOR_CODE = {
@@ -29,6 +24,13 @@ def checked_refresh_token(*, platform: str, client_id: str, client_secret: str, 
 
     :raises CredentialsRejected: the provider refused them (or could not be reached).
     """
+    # Imported here: web workers that never validate stay without the HTTP and provider code.
+    import requests
+
+    from webapp.providers import get_provider
+    from webapp.providers.base import ProviderFailure
+    from webapp.providers.failures import failure_data
+
     with requests.Session() as session:
         provider = get_provider(platform, session)
         try:

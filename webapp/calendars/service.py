@@ -12,7 +12,7 @@ from webapp.celery_app import enqueue
 from webapp.errors import DuplicateDeduplicationKey, FieldErrors
 from webapp.extensions import db, utcnow
 from webapp.models import Calendar, CalendarState, Platform, ProjectScope
-from webapp.push import service as push
+from webapp.push import deletion as push_deletion
 
 DEDUPLICATION_CONSTRAINT = "uq_calendar_project_id_deduplication_key"
 
@@ -121,11 +121,11 @@ def _stored(ciphertext: bytes, field: str) -> str:
 
 def delete_calendar(*, calendar: Calendar) -> None:
     """Delete the calendar (its events go with it); its push channels are stopped afterwards."""
-    has_channels = push.queue_stops_for_deleted(calendar)
+    has_channels = push_deletion.queue_stops_for_deleted(calendar)
     db.session.delete(calendar)
     db.session.commit()
     if has_channels:
-        push.schedule_stops()
+        push_deletion.schedule_stops()
 
 
 def _commit(deduplication_key: str | None) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, LargeBinary, String
@@ -28,6 +30,14 @@ class PushChannel(Model):
     secret_hash: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[datetime]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @staticmethod
+    def hash_secret(secret: str) -> str:
+        return hashlib.sha256(secret.encode()).hexdigest()
+
+    def secret_matches(self, presented: str | None) -> bool:
+        """Constant-time check of a notification's channel token / clientState."""
+        return presented is not None and hmac.compare_digest(self.secret_hash, self.hash_secret(presented))
 
 
 class PushChannelStop(Model):

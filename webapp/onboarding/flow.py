@@ -11,8 +11,8 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from authlib.integrations.base_client import MismatchingStateError
 from flask import session
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select, update
@@ -21,8 +21,11 @@ from webapp.calendars import service
 from webapp.errors import AppError, DuplicateDeduplicationKey
 from webapp.extensions import db, utcnow
 from webapp.models import Calendar, CalendarState, ConnectSession, ConnectStatus, Platform
-from webapp.onboarding import apps, providers, sessions, urls
+from webapp.onboarding import apps, sessions, urls
 from webapp.onboarding.apps import AppCredentials
+
+if TYPE_CHECKING:
+    from webapp.onboarding.providers import Grant
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +113,8 @@ def start(token: str, platform_name: str) -> ResponseReturnValue:
     remembered = dict(session.get(STATES_KEY) or {})
     remembered[state] = token
     session[STATES_KEY] = dict(list(remembered.items())[-MAX_REMEMBERED_STATES:])
+    from webapp.onboarding import providers  # Authlib: imported by the consent flow only (see _oauth)
+
     return providers.authorize_redirect(
         credentials, redirect_uri=urls.callback_url(platform.value), state=state, login_hint=_login_hint(connect)
     )
@@ -142,6 +147,10 @@ def finish(platform_name: str, state: str | None) -> str:
     if credentials is None:
         _fail(connect, "client_misconfigured")
         raise ConnectFailure("client_misconfigured", platform=platform_name, retry_token=token)
+    from authlib.integrations.base_client import MismatchingStateError
+
+    from webapp.onboarding import providers
+
     try:
         grant = providers.finish_authorization(credentials)
     except providers.ProviderFailure as exc:
@@ -194,7 +203,7 @@ def reconnect(token: str) -> str | None:
 # --- helpers ------------------------------------------------------------------------------------
 
 
-def _store(connect: ConnectSession, credentials: AppCredentials, grant: providers.Grant) -> Calendar:
+def _store(connect: ConnectSession, credentials: AppCredentials, grant: Grant) -> Calendar:
     """Reconnect the named (or deduplication-key) calendar in place, else create a new one."""
     platform = credentials.platform
     target = connect.calendar or _by_deduplication_key(connect)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
-
-import requests
+from typing import TYPE_CHECKING, Any, Protocol
 
 from webapp.models import Platform
-from webapp.providers.base import EventListing, TokenSet, Window
+
+if TYPE_CHECKING:  # the package is imported for its failure taxonomy too; HTTP comes with a provider
+    import requests
+
+    from webapp.providers.base import EventListing, TokenSet, Window
 
 
 class Provider(Protocol):

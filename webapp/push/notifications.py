@@ -14,7 +14,6 @@ from webapp.celery_app import enqueue
 from webapp.extensions import db, utcnow
 from webapp.models import Calendar
 from webapp.models.push import PushChannel
-from webapp.push.service import secret_matches
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +53,7 @@ def google_notification(headers: Headers) -> int:
     channel = _channel(headers.get("X-Goog-Channel-ID"), "google")
     if channel is None:
         return 200
-    if not secret_matches(channel, headers.get("X-Goog-Channel-Token")) or (
+    if not channel.secret_matches(headers.get("X-Goog-Channel-Token")) or (
         channel.resource_id != headers.get("X-Goog-Resource-ID")
     ):
         log.warning("refused a Google notification with a wrong token or resource for channel %s", channel.id)
@@ -77,7 +76,7 @@ def microsoft_notifications(payload: Any, *, lifecycle: bool) -> int:
         channel = _channel(str(item.get("subscriptionId") or ""), "microsoft")
         if channel is None:
             continue
-        if not secret_matches(channel, item.get("clientState")):
+        if not channel.secret_matches(item.get("clientState")):
             log.warning("refused a Graph notification with a wrong clientState for %s", channel.channel_id)
             refused += 1
             continue

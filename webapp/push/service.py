@@ -6,8 +6,6 @@ safety net either way. Push problems never fail a sync: the next sync tries agai
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import secrets
 import uuid
@@ -18,7 +16,6 @@ from flask import current_app
 from sqlalchemy import delete, select
 
 from webapp import crypto
-from webapp.celery_app import enqueue
 from webapp.extensions import db
 from webapp.models import Calendar
 from webapp.models.push import PushChannel, PushChannelStop
@@ -43,15 +40,6 @@ def push_enabled() -> bool:
 
 def _url(path: str) -> str:
     return str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/") + path
-
-
-def secret_hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def secret_matches(channel: PushChannel, presented: str | None) -> bool:
-    """Constant-time check of a notification's channel token / clientState."""
-    return presented is not None and hmac.compare_digest(channel.secret_hash, secret_hash(presented))
 
 
 def ensure_channel(calendar: Calendar, provider: Provider, access_token: str, now: datetime) -> None:
@@ -91,7 +79,7 @@ def _open_google(calendar: Calendar, provider: GoogleProvider, access_token: str
             platform="google",
             channel_id=channel_id,
             resource_id=resource_id,
-            secret_hash=secret_hash(secret),
+            secret_hash=PushChannel.hash_secret(secret),
             expires_at=expires_at,  # Google picks the real expiry: always the one it returned
         )
     )
@@ -127,7 +115,7 @@ def _renew_or_open_microsoft(
             calendar_id=calendar.id,
             platform="microsoft",
             channel_id=subscription_id,
-            secret_hash=secret_hash(secret),
+            secret_hash=PushChannel.hash_secret(secret),
             expires_at=expires_at,  # renewal is scheduled from what Graph returned
         )
     )
@@ -168,23 +156,6 @@ def stop_channels(calendar: Calendar, provider: Provider | None, access_token: s
         db.session.delete(channel)
 
 
-def queue_stops_for_deleted(calendar: Calendar) -> bool:
-    """Before a calendar is deleted: keep what is needed to stop its channels later (caller commits)."""
-    channels = list(db.session.scalars(select(PushChannel).where(PushChannel.calendar_id == calendar.id)))
-    for channel in channels:
-        db.session.add(
-            PushChannelStop(
-                platform=channel.platform,
-                channel_id=channel.channel_id,
-                resource_id=channel.resource_id,
-                client_id=calendar.client_id,
-                client_secret_ciphertext=calendar.client_secret_ciphertext,
-                refresh_token_ciphertext=calendar.refresh_token_ciphertext,
-            )
-        )
-    return bool(channels)
-
-
 def process_pending_stops() -> int:
     """Stop channels of deleted calendars (best effort, a bounded number of attempts each)."""
     stopped = 0
@@ -212,7 +183,3 @@ def process_pending_stops() -> int:
             stopped += int(done)
         db.session.commit()
     return stopped
-
-
-def schedule_stops() -> None:
-    enqueue("push.stop_channels")

@@ -12,8 +12,6 @@ from webapp.celery_app import enqueue
 from webapp.extensions import db, utcnow
 from webapp.models import Calendar
 from webapp.models.push import PushChannel
-from webapp.push import service
-from webapp.sync import jobs
 
 # A push sync that finds the calendar busy (another sync holds its lease) tries again this often.
 BUSY_RETRY_SECONDS = 5
@@ -25,9 +23,13 @@ BEAT_SCHEDULE = {
 }
 
 
+# The job modules (providers, HTTP) are imported when a task runs: the web process registers
+# these tasks only to queue them, and stays smaller without that code.
 def register(celery: Celery) -> None:
     @celery.task(name="sync.calendar_push", shared=False)  # type: ignore[untyped-decorator]
     def sync_calendar_push(calendar_id: int, retries: int) -> None:
+        from webapp.sync import jobs
+
         result = jobs.sync_calendar(calendar_id, now=utcnow())
         if result.outcome == "skipped" and retries < BUSY_RETRIES:
             calendar = db.session.get(Calendar, calendar_id)
@@ -44,4 +46,6 @@ def register(celery: Celery) -> None:
 
     @celery.task(name="push.stop_channels", shared=False)  # type: ignore[untyped-decorator]
     def stop_channels() -> None:
+        from webapp.push import service
+
         service.process_pending_stops()

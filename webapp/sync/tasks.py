@@ -6,7 +6,6 @@ from celery import Celery
 
 from webapp.celery_app import enqueue
 from webapp.extensions import utcnow
-from webapp.sync import jobs
 
 # Every periodic job in one place.
 BEAT_SCHEDULE = {
@@ -14,12 +13,18 @@ BEAT_SCHEDULE = {
 }
 
 
+# The job modules (providers, HTTP) are imported when a task runs: the web process registers
+# these tasks only to queue them, and stays smaller without that code.
 def register(celery: Celery) -> None:
     @celery.task(name="sync.calendar", shared=False)  # type: ignore[untyped-decorator]
     def sync_calendar(calendar_id: int) -> None:
+        from webapp.sync import jobs
+
         jobs.sync_calendar(calendar_id, now=utcnow())
 
     @celery.task(name="sync.enqueue_due", shared=False)  # type: ignore[untyped-decorator]
     def enqueue_due() -> None:
+        from webapp.sync import jobs
+
         for calendar_id in jobs.due_calendar_ids(utcnow()):
             enqueue("sync.calendar", calendar_id)

@@ -25,7 +25,6 @@ from webapp.models import (
     WebhookEndpoint,
     WebhookTrigger,
 )
-from webapp.webhooks import delivery as sender
 from webapp.webhooks import keys, payloads, ssrf
 
 # Outbox rows added in this session and not yet handed to Celery (see ``enqueue_recorded``).
@@ -197,6 +196,8 @@ def send_test(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
     delivery = _pending(endpoint, TEST_TRIGGER, key, payloads.sample_envelope(TEST_TRIGGER, key), now)
     db.session.add(delivery)
     db.session.commit()
+    from webapp.webhooks import delivery as sender  # the HTTP sender: not loaded by web workers until needed
+
     sender.deliver(delivery.id, now=now)
     db.session.refresh(delivery)
     return delivery

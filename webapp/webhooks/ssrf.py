@@ -13,11 +13,6 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import certifi
-import urllib3
-from urllib3.exceptions import HTTPError, MaxRetryError
-from urllib3.exceptions import TimeoutError as Urllib3Timeout
-
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _SHARED = ipaddress.ip_network("100.64.0.0/10")
@@ -132,6 +127,11 @@ def resolve(url: str, *, require_https: bool, allow_private: bool) -> Target:
 
 def post(target: Target, body: bytes, headers: dict[str, str], timeout: float) -> Reply:
     """POST *body* to the pinned IP; redirects are returned, never followed. :raises DeliveryError:"""
+    # Imported here: only the workers that deliver need an HTTP client (web workers stay smaller).
+    import certifi
+    import urllib3
+    from urllib3.exceptions import HTTPError
+
     options: dict[str, object] = {}
     pool_class: type[urllib3.HTTPConnectionPool] = urllib3.HTTPConnectionPool
     if target.scheme == "https":
@@ -168,6 +168,9 @@ def post(target: Target, body: bytes, headers: dict[str, str], timeout: float) -
 
 def _describe(exc: BaseException, timeout: float) -> str:
     """A message without URL, headers or body, so no secret reaches the attempt log."""
+    from urllib3.exceptions import MaxRetryError
+    from urllib3.exceptions import TimeoutError as Urllib3Timeout
+
     if isinstance(exc, MaxRetryError) and exc.reason is not None:
         exc = exc.reason
     if isinstance(exc, Urllib3Timeout | socket.timeout):

@@ -6,7 +6,6 @@ from celery import Celery
 
 from webapp.celery_app import enqueue
 from webapp.extensions import utcnow
-from webapp.webhooks import delivery
 
 # Merged into ``celery.conf.beat_schedule`` by ``init_celery``.
 BEAT_SCHEDULE = {
@@ -14,13 +13,19 @@ BEAT_SCHEDULE = {
 }
 
 
+# The job modules (providers, HTTP) are imported when a task runs: the web process registers
+# these tasks only to queue them, and stays smaller without that code.
 def register(celery: Celery) -> None:
     @celery.task(name="webhooks.deliver", shared=False)  # type: ignore[untyped-decorator]
     def deliver(delivery_id: int) -> None:
+        from webapp.webhooks import delivery
+
         delivery.deliver(delivery_id, now=utcnow())
 
     @celery.task(name="webhooks.sweep", shared=False)  # type: ignore[untyped-decorator]
     def sweep() -> None:
         """Re-enqueue due pending deliveries: a crash between commit and send only delays them."""
+        from webapp.webhooks import delivery
+
         for delivery_id in delivery.due_delivery_ids(utcnow()):
             enqueue("webhooks.deliver", delivery_id)
