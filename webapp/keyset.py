@@ -46,9 +46,15 @@ class KeysetQuery:
 
 
 def keyset_query(
-    query: Select[Any], *, sort: InstrumentedAttribute[Any], id_column: InstrumentedAttribute[int], descending: bool
+    query: Select[Any],
+    *,
+    sort: InstrumentedAttribute[Any],
+    id_column: InstrumentedAttribute[int],
+    descending: bool,
+    leading: tuple[InstrumentedAttribute[Any], ...] = (),
 ) -> KeysetQuery:
-    """The statements of *query* ordered by (sort, id), descending or ascending."""
+    """The statements of *query* ordered by (sort, id), descending or ascending, after *leading*
+    columns that the query holds to one value (they change nothing but the index that fits)."""
     single = sort is id_column
     columns: tuple[Any, ...] = (id_column,) if single else (sort, id_column)
     cursor_id = bindparam("cursor_id", type_=id_column.type)
@@ -57,7 +63,8 @@ def keyset_query(
     limit = bindparam("page_limit", type_=Integer())
 
     def ordered(statement: Select[Any], read_descending: bool) -> Select[Any]:
-        return statement.order_by(*[c.desc() if read_descending else c.asc() for c in columns]).limit(limit)
+        ordering = (*leading, *columns)
+        return statement.order_by(*[c.desc() if read_descending else c.asc() for c in ordering]).limit(limit)
 
     return KeysetQuery(
         first=ordered(query, descending),

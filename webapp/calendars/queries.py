@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import BindParameter, bindparam, select
 
 from webapp import reads
 from webapp.errors import NotFound
@@ -89,7 +89,17 @@ def list_calendars(
 @functools.cache
 def _list_statements(filters: frozenset[str]) -> KeysetQuery:
     """The list's statements for one combination of filters (eight at most), built on first use."""
-    query = select(*DOCUMENT_COLUMNS).where(Calendar.project_id == bindparam("project_id"))
+    project: BindParameter[int] = bindparam("project_id")
+    if "deduplication_key" in filters:  # one row at most, found through the unique index
+        query = select(*DOCUMENT_COLUMNS).where(Calendar.project_id == project)
+        leading: tuple[Any, ...] = ()
+    else:
+        # "project_id BETWEEN p AND p" is "project_id = p", but PostgreSQL does not fold it into a
+        # constant, so "ORDER BY project_id, id" keeps its first column and only the (project_id,
+        # id) index yields that order. With "=", the planner may walk the primary key backwards,
+        # assuming the project's rows are spread evenly, and skip every newer row of other projects.
+        query = select(*DOCUMENT_COLUMNS).where(Calendar.project_id.between(project, project))
+        leading = (Calendar.project_id,)
     for name in sorted(filters):
         query = query.where(getattr(Calendar, name) == bindparam(name))
-    return keyset_query(query, sort=Calendar.id, id_column=Calendar.id, descending=True)
+    return keyset_query(query, sort=Calendar.id, id_column=Calendar.id, descending=True, leading=leading)
