@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table, insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 
 from webapp import crypto
 from webapp.calendars.credentials import checked_refresh_token
@@ -12,9 +14,12 @@ from webapp.celery_app import enqueue
 from webapp.errors import DuplicateDeduplicationKey, FieldErrors
 from webapp.extensions import db, utcnow
 from webapp.models import Calendar, CalendarState, Platform, ProjectScope
+from webapp.models.ids import new_object_id
 from webapp.push import deletion as push_deletion
 
 DEDUPLICATION_CONSTRAINT = "uq_calendar_project_id_deduplication_key"
+_CALENDAR_TABLE = cast(Table, Calendar.__table__)
+_INSERT_CALENDAR = insert(_CALENDAR_TABLE).returning(_CALENDAR_TABLE.c.id)
 
 
 def create_calendar(
@@ -42,25 +47,43 @@ def create_calendar(
             platform=platform.value, client_id=client_id, client_secret=client_secret, refresh_token=refresh_token
         )
     now = utcnow()
-    calendar = Calendar(
-        project_id=project.id,
-        platform=platform.value,
-        client_id=client_id,
-        client_secret_ciphertext=crypto.encrypt(client_secret),
-        refresh_token_ciphertext=crypto.encrypt(refresh_token),
-        platform_uuid=platform_uuid,
-        is_primary=platform_uuid is None,
-        state=CalendarState.CONNECTED.value,
-        meta=metadata,
-        deduplication_key=deduplication_key,
-        created_at=now,
-        updated_at=now,
-        sync_requested_at=now,
-        refresh_token_issued_at=now,
-    )
+    values: dict[str, Any] = {
+        "object_id": new_object_id("cal_"),
+        "project_id": project.id,
+        "platform": platform.value,
+        "client_id": client_id,
+        "client_secret_ciphertext": crypto.encrypt(client_secret),
+        "refresh_token_ciphertext": crypto.encrypt(refresh_token),
+        "platform_uuid": platform_uuid,
+        "is_primary": platform_uuid is None,
+        "state": CalendarState.CONNECTED.value,
+        "meta": metadata,
+        "deduplication_key": deduplication_key,
+        "connection_failure_data": None,
+        "created_at": now,
+        "updated_at": now,
+        "last_successful_sync_at": None,
+        "last_attempted_sync_at": None,
+        "sync_requested_at": now,
+        "failure_count": 0,
+        "refresh_token_issued_at": now,
+    }
+    # One INSERT straight to the table: the ORM's unit of work costs more than the statement (a
+    # third of a create). The object is then attached as if it had been loaded, for callers that
+    # go on using it; every attribute the API shows is set, so none is read back.
+    row = {**values, "metadata": values.pop("meta")}
+    try:
+        calendar_id = db.session.execute(_INSERT_CALENDAR, row).scalar_one()
+        db.session.commit()
+    except IntegrityError as exc:
+        db.session.rollback()
+        if deduplication_key is not None and _is_deduplication_conflict(exc):
+            raise DuplicateDeduplicationKey() from None
+        raise
+    calendar = Calendar(id=calendar_id, meta=metadata, **values)
+    make_transient_to_detached(calendar)
     db.session.add(calendar)
-    _commit(deduplication_key)
-    enqueue("sync.calendar", calendar.id)
+    enqueue("sync.calendar", calendar_id)
     return calendar
 
 
@@ -126,16 +149,6 @@ def delete_calendar(*, calendar: Calendar) -> None:
     db.session.commit()
     if has_channels:
         push_deletion.schedule_stops()
-
-
-def _commit(deduplication_key: str | None) -> None:
-    try:
-        db.session.commit()
-    except IntegrityError as exc:
-        db.session.rollback()
-        if deduplication_key is not None and _is_deduplication_conflict(exc):
-            raise DuplicateDeduplicationKey() from None
-        raise
 
 
 def _is_deduplication_conflict(exc: IntegrityError) -> bool:
