@@ -16,6 +16,8 @@ from webapp.errors import BadQuery
 from webapp.models import CalendarState, Platform
 
 CALENDARS_PAGE_SIZE = 25
+STATES = [s.value for s in CalendarState]
+PLATFORMS = [p.value for p in Platform]
 
 
 @bp.post("/calendars")
@@ -33,8 +35,8 @@ def list_calendars() -> ResponseReturnValue:
         cursor=pagination.decode_cursor(request.args.get("cursor")),
         page_size=pagination.page_size(CALENDARS_PAGE_SIZE),
         deduplication_key=request.args.get("deduplication_key"),
-        state=_choice("state", [s.value for s in CalendarState]),
-        platform=_choice("platform", [p.value for p in Platform]),
+        state=_choice("state", STATES),
+        platform=_choice("platform", PLATFORMS),
     )
     return pagination.raw_page_response(page, _documents)
 

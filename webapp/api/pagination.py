@@ -74,6 +74,9 @@ def page_json(page: Page[Any], serialize: Callable[[Any], dict[str, Any]]) -> di
 
 def raw_page_response(page: Page[Any], documents: Callable[[list[Any]], list[str]]) -> Response:
     """The page envelope around items that are already JSON text (spliced, not re-encoded)."""
-    links = json.dumps({"next": _link(page.next), "previous": _link(page.previous)}, separators=(",", ":"))
+    if page.next is None and page.previous is None:
+        links = '{"next":null,"previous":null}'  # a single page, the usual answer to a filter
+    else:
+        links = json.dumps({"next": _link(page.next), "previous": _link(page.previous)}, separators=(",", ":"))
     body = links[:-1] + ',"results":[' + ",".join(documents(page.items)) + "]}"
     return Response(body, mimetype="application/json")
