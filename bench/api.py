@@ -13,8 +13,8 @@ What it does, all on loopback:
    interleaved with the baseline (baseline, scenario, baseline, ...) for ``--rounds`` rounds;
 4. prints one table: requests per second, share of the adjacent baseline runs, p50/p99 latency,
    errors (status >= 400 and socket errors, as wrk counts them), server CPU ms per request (user +
-   system time of the gunicorn master and workers from ``/proc``) and peak memory per worker
-   (``VmHWM``).
+   system time of the gunicorn master and workers from ``/proc``), the PostgreSQL backends' CPU ms
+   per request (the database's share, on the same two cores) and peak memory per worker (``VmHWM``).
 
 ``--big`` then grows the project to 1,000,000 calendars and measures the first list page again.
 The database, the servers and the temporary folder are removed on exit, Ctrl-C included.
@@ -55,6 +55,7 @@ BATCH = 10_000
 CONNECTIONS = 8
 THREADS = 2
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+DATABASE = f"bench_api_{os.getpid()}"
 
 # Share of the baseline each scenario must reach (the issue's table).
 TARGETS = {
@@ -135,6 +136,7 @@ class Run:
     p99_ms: float
     errors: int
     cpu_seconds: float
+    db_cpu_seconds: float
     peak_mb: list[float]
 
     @property
@@ -197,6 +199,21 @@ def cpu_seconds(pids: list[int]) -> float:
             continue
         total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
     return total / CLK_TCK
+
+
+def database_backends(database: str) -> list[int]:
+    """PostgreSQL backend processes serving *database* (their title names it)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            title = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if title.startswith("postgres:") and f" {database} " in title:
+            pids.append(int(entry))
+    return pids
 
 
 def peak_memory_mb(pids: list[int]) -> list[float]:
@@ -505,7 +522,9 @@ def write_lua(target: Target, folder: Path, tag: str) -> Path:
 def drive(target: Target, seconds: int, folder: Path, tag: str) -> Run:
     script = write_lua(target, folder, tag)
     pids = target.server.pids()
+    backends = database_backends(DATABASE)
     cpu_before = cpu_seconds(pids)
+    db_before = cpu_seconds(backends)
     completed = subprocess.run(
         [
             "wrk",
@@ -529,6 +548,8 @@ def drive(target: Target, seconds: int, folder: Path, tag: str) -> Run:
     # Workers replaced during the run would be missed by the first list; count every pid seen.
     pids = sorted(set(pids) | set(target.server.pids()))
     cpu = cpu_seconds(pids) - cpu_before
+    # Backends that appeared during the run started from zero; ones that ended are not counted.
+    db_cpu = cpu_seconds(sorted(set(backends) | set(database_backends(DATABASE)))) - db_before
     line = next((x for x in completed.stdout.splitlines() if x.startswith("BENCH_RESULT ")), None)
     if completed.returncode != 0 or line is None:
         raise SystemExit(f"wrk failed for {target.name}:\n{completed.stdout}\n{completed.stderr}")
@@ -541,6 +562,7 @@ def drive(target: Target, seconds: int, folder: Path, tag: str) -> Run:
         p99_ms=data["p99_us"] / 1000,
         errors=errors,
         cpu_seconds=cpu,
+        db_cpu_seconds=db_cpu,
         peak_mb=peak_memory_mb(target.server.worker_pids()),
     )
 
@@ -573,7 +595,7 @@ def measure(targets: list[Target], baseline: Target, args: argparse.Namespace, f
 def table(rows: list[Row]) -> str:
     header = (
         f"| {'scenario':<36} | {'req/s':>8} | {'share':>6} | {'target':>6} | {'p50 ms':>7} | {'p99 ms':>7} "
-        f"| {'errors':>6} | {'CPU ms/req':>10} | {'peak MB/worker':>14} |"
+        f"| {'errors':>6} | {'CPU ms/req':>10} | {'DB CPU ms/req':>13} | {'peak MB/worker':>14} |"
     )
     lines = [header, "|" + "|".join("-" * (len(part)) for part in header.split("|")[1:-1]) + "|"]
     for row in rows:
@@ -584,12 +606,13 @@ def table(rows: list[Row]) -> str:
         target = TARGETS.get(row.name)
         goal = f"{target:.0%}" if target is not None else "-"
         cpu_ms = 1000 * sum(r.cpu_seconds for r in runs) / requests if requests else float("nan")
+        db_ms = 1000 * sum(r.db_cpu_seconds for r in runs) / requests if requests else float("nan")
         peak = max((mb for r in runs for mb in r.peak_mb), default=float("nan"))
         worst = max((max(r.peak_mb) for r in runs if r.peak_mb), default=float("nan"))
         lines.append(
             f"| {row.name:<36} | {rps:8.1f} | {share:>6} | {goal:>6} "
             f"| {statistics.median(r.p50_ms for r in runs):7.2f} | {statistics.median(r.p99_ms for r in runs):7.2f} "
-            f"| {sum(r.errors for r in runs):6d} | {cpu_ms:10.2f} | {max(peak, worst):14.1f} |"
+            f"| {sum(r.errors for r in runs):6d} | {cpu_ms:10.2f} | {db_ms:13.2f} | {max(peak, worst):14.1f} |"
         )
     return "\n".join(lines)
 
@@ -635,7 +658,7 @@ def main() -> int:
         say("wrk is not installed: run `apt-get install -y wrk` (Debian) and try again.", file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, _raise_interrupt)
-    database = f"bench_api_{os.getpid()}"
+    database = DATABASE
     workdir = Path(tempfile.mkdtemp(prefix="bench_api_"))
     instance = workdir / "instance"
     instance.mkdir()
