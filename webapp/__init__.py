@@ -33,7 +33,6 @@ def create_app(config: type[Config] | None = None, *, migrations: bool = True, *
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
     from webapp import api, crypto, error_handlers, pool, reads, throttle
-    from webapp.celery_app import init_celery
     from webapp.cli import register_cli
     from webapp.extensions import csrf, db
     from webapp.schema import init_migrations
@@ -50,7 +49,6 @@ def create_app(config: type[Config] | None = None, *, migrations: bool = True, *
     csrf.init_app(app)
     api.init_app(app)
     throttle.init_app(app)
-    init_celery(app)
     error_handlers.register(app)
     register_cli(app)
     from webapp.onboarding import security, views

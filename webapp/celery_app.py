@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from celery import Celery, Task
 from flask import Flask, current_app
+
+if TYPE_CHECKING:
+    from celery import Celery
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +36,25 @@ def broker_settings(app: Flask) -> dict[str, Any]:
     }
 
 
-def init_celery(app: Flask) -> Celery:
+_building = threading.Lock()
+
+
+def celery_for(app: Flask) -> Celery:
+    """The app's Celery, built on first use. Web workers queue nothing (requested syncs are
+    dispatched from the database, webapp.sync.dispatch), so most never load Celery at all."""
+    celery: Celery | None = app.extensions.get("celery")
+    if celery is None:
+        with _building:
+            celery = app.extensions.get("celery")
+            if celery is None:
+                celery = _build(app)
+                app.extensions["celery"] = celery
+    return celery
+
+
+def _build(app: Flask) -> Celery:
+    from celery import Celery, Task
+
     class FlaskTask(Task):  # type: ignore[misc]
         def __call__(self, *args: object, **kwargs: object) -> object:
             with app.app_context():
@@ -54,7 +75,6 @@ def init_celery(app: Flask) -> Celery:
     )
     celery.conf.update(app.config.get("CELERY", {}))
     celery.set_default()
-    app.extensions["celery"] = celery
     from webapp.push import tasks as push_tasks
     from webapp.sync import tasks as sync_tasks
     from webapp.webhooks import tasks as webhook_tasks
@@ -73,7 +93,7 @@ def enqueue(name: str, *args: Any, countdown: float | None = None) -> None:
     The intent is already in the database (``sync_requested_at``, pending rows), so a broker that is
     down only delays the work until the periodic sweep: it is logged, never raised to the caller.
     """
-    celery: Celery = current_app.extensions["celery"]
+    celery = celery_for(current_app)
     try:
         celery.tasks[name].apply_async(args=args, countdown=countdown)
     except Exception:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from emulator.servers import RunningEmulators
 from tests.conftest import TEST_DATABASE_URL, _empty_tables, using_postgres
 from tests.live import served
 from webapp import create_app
+from webapp.celery_app import celery_for
 from webapp.extensions import db
 
 
@@ -39,10 +41,21 @@ def served_app(_session_app: Flask, emulators: RunningEmulators, tmp_path: Path)
 
 @pytest.fixture
 def eager(served_app: Flask) -> Iterator[None]:
-    """Run queued tasks at once, in the caller (the notification's request thread included)."""
-    celery = served_app.extensions["celery"]
+    """Queued tasks run at once, in the caller; and a thread plays the beat's dispatcher, looking
+    for requested syncs every 0.2 s (the beat does it every second)."""
+    celery = celery_for(served_app)
     celery.conf.task_always_eager = True
+    stop = threading.Event()
+
+    def dispatcher() -> None:
+        while not stop.wait(0.2):
+            celery.tasks["sync.dispatch_requested"].apply()
+
+    thread = threading.Thread(target=dispatcher, name="test-dispatcher", daemon=True)
+    thread.start()
     try:
         yield
     finally:
+        stop.set()
+        thread.join(timeout=30)
         celery.conf.task_always_eager = False

@@ -19,9 +19,8 @@ from webapp.calendars import service
 from webapp.extensions import db, utcnow
 from webapp.models import Calendar, Platform, Project, PushChannel, PushChannelStop
 from webapp.projects import service as projects
-from webapp.push import notifications
 from webapp.push import service as push
-from webapp.sync import jobs
+from webapp.sync import dispatch, jobs
 from webapp.webhooks import service as webhooks
 
 
@@ -62,7 +61,10 @@ def test_an_event_change_reaches_the_integrator_through_push(
     project = _project()
     webhooks.create_endpoint(project=project, url=hook_receiver.url())
     seed_events(google, [{"user": ALICE, "summary": "Planning", "start": at(3), "end": at(4)}])
-    calendar = _calendar(project, Platform.GOOGLE, google_refresh_token(google))  # eager: first sync runs now
+    calendar = _calendar(project, Platform.GOOGLE, google_refresh_token(google))
+    deadline = time.monotonic() + 10
+    while not _channels(calendar.id) and time.monotonic() < deadline:  # the dispatcher runs the first sync
+        time.sleep(0.05)
     assert len(_channels(calendar.id)) == 1
     event_id = google.control("seed", {"events": [{"user": ALICE, "summary": "Moved", "start": at(5), "end": at(6)}]})[
         "events"
@@ -108,20 +110,22 @@ def test_forged_google_notifications_are_refused_and_change_nothing(served_app: 
     assert db.session.get(Calendar, calendar.id).sync_requested_at is not None  # type: ignore[union-attr]
 
 
-def test_a_burst_of_notifications_queues_one_sync(
-    served_app: Flask, google: Provider, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_burst_of_notifications_queues_one_sync(served_app: Flask, google: Provider) -> None:
     calendar = _calendar(_project(), Platform.GOOGLE, google_refresh_token(google))
     assert jobs.sync_calendar(calendar.id, now=utcnow()).outcome == "success"
-    queued: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(notifications, "enqueue", lambda *args, **kwargs: queued.append((args, kwargs)))
     channel = _channels(calendar.id)[0]
+    before = utcnow()
     for _ in range(5):
         google.control("notify", {"channel_id": channel.channel_id, "state": "exists"})
-    assert len(queued) == 1
-    (name, calendar_id, _retries), options = queued[0]
-    assert (name, calendar_id) == ("sync.calendar_push", calendar.id)
-    assert 0 < options["countdown"] <= 5
+    db.session.expire_all()
+    wanted_at = db.session.get(Calendar, calendar.id).sync_requested_at  # type: ignore[union-attr]
+    debounce = timedelta(seconds=served_app.config["PUSH_DEBOUNCE_SECONDS"])
+    assert wanted_at is not None and before + debounce <= wanted_at <= utcnow() + debounce
+    # Nothing is queued before the debounce is over; then the burst is queued once.
+    assert dispatch.claim_requested(utcnow()) == []
+    after = wanted_at + timedelta(milliseconds=1)
+    assert dispatch.claim_requested(after) == [calendar.id]
+    assert dispatch.claim_requested(after) == []
 
 
 def test_google_channels_are_renewed_before_expiry_and_the_old_one_stopped(served_app: Flask, google: Provider) -> None:

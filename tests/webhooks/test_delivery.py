@@ -9,6 +9,7 @@ from datetime import timedelta
 from flask import Flask
 
 from tests.webhooks.conftest import Receiver, Reply, record_committed
+from webapp.celery_app import celery_for
 from webapp.extensions import db, utcnow
 from webapp.models import Calendar, Project, WebhookDelivery, WebhookEndpoint, WebhookSecret
 from webapp.webhooks import delivery, keys, service, signing
@@ -176,7 +177,7 @@ def test_a_worker_killed_between_commit_and_delivery_still_delivers(
 ) -> None:
     # The change and its outbox rows are committed; the process dies before anything is enqueued.
     [pending] = record_committed(calendar, STATE_CHANGE)
-    celery = app.extensions["celery"]
+    celery = celery_for(app)
     celery.conf.task_always_eager = True  # the restarted worker and beat, in this process
 
     celery.tasks["webhooks.sweep"].apply()
@@ -205,7 +206,7 @@ def test_a_claimed_delivery_is_not_sent_twice(
 def test_enqueue_recorded_hands_committed_rows_to_celery(
     app: Flask, calendar: Calendar, endpoint: WebhookEndpoint, receiver: Receiver
 ) -> None:
-    app.extensions["celery"].conf.task_always_eager = True
+    celery_for(app).conf.task_always_eager = True
     service.record(calendar, STATE_CHANGE)
     db.session.rollback()  # a failed transaction: its rows are never sent
     service.record(calendar, EVENTS_UPDATE)

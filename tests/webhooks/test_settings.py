@@ -8,6 +8,7 @@ import pytest
 from flask import Flask
 
 from config import ConfigurationError, load_settings
+from webapp.celery_app import celery_for
 from webapp.webhooks import signing
 
 
@@ -24,10 +25,10 @@ def test_webhook_settings_have_defaults_and_read_the_environment(tmp_path: Path)
 
 
 def test_beat_runs_both_the_sync_fan_out_and_the_webhook_sweep(app: Flask) -> None:
-    schedule = app.extensions["celery"].conf.beat_schedule
+    schedule = celery_for(app).conf.beat_schedule
     assert schedule["webhooks-sweep"] == {"task": "webhooks.sweep", "schedule": 30.0}
     assert schedule["sync-due-calendars"]["task"] == "sync.enqueue_due"
-    assert {"webhooks.deliver", "webhooks.sweep"} <= set(app.extensions["celery"].tasks)
+    assert {"webhooks.deliver", "webhooks.sweep"} <= set(celery_for(app).tasks)
 
 
 def test_canonical_json_sorts_keys_and_is_compact() -> None:

@@ -10,7 +10,6 @@ from sqlalchemy.orm import make_transient_to_detached
 
 from webapp import crypto
 from webapp.calendars.credentials import checked_refresh_token
-from webapp.celery_app import enqueue
 from webapp.errors import DuplicateDeduplicationKey, FieldErrors
 from webapp.extensions import db, utcnow
 from webapp.models import Calendar, CalendarState, Platform, ProjectScope
@@ -83,7 +82,6 @@ def create_calendar(
     calendar = Calendar(id=calendar_id, meta=metadata, **values)
     make_transient_to_detached(calendar)
     db.session.add(calendar)
-    enqueue("sync.calendar", calendar_id)
     return calendar
 
 
@@ -121,16 +119,14 @@ def update_calendar(
     calendar.sync_requested_at = now
     calendar.next_attempt_at = None  # new credentials deserve an attempt now, not after a backoff
     db.session.commit()
-    enqueue("sync.calendar", calendar.id)
     return calendar
 
 
 def request_sync(*, calendar: Calendar) -> Calendar:
-    """Ask for a sync now (it runs on a worker; the beat sweep catches it if the broker was down)."""
+    """Ask for a sync now: the worker's dispatcher queues it within a second (webapp.sync.dispatch)."""
     calendar.sync_requested_at = utcnow()
     calendar.next_attempt_at = None
     db.session.commit()
-    enqueue("sync.calendar", calendar.id)
     return calendar
 
 
@@ -143,12 +139,11 @@ def _stored(ciphertext: bytes, field: str) -> str:
 
 
 def delete_calendar(*, calendar: Calendar) -> None:
-    """Delete the calendar (its events go with it); its push channels are stopped afterwards."""
-    has_channels = push_deletion.queue_stops_for_deleted(calendar)
+    """Delete the calendar (its events go with it); its push channels are stopped afterwards, by the
+    worker's periodic ``push.stop_channels``."""
+    push_deletion.queue_stops_for_deleted(calendar)
     db.session.delete(calendar)
     db.session.commit()
-    if has_channels:
-        push_deletion.schedule_stops()
 
 
 def _is_deduplication_conflict(exc: IntegrityError) -> bool:

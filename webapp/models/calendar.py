@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, UniqueConstraint, false
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import Model, utcnow
@@ -34,6 +34,13 @@ class Calendar(Model):
         # Backs the newest-first cursor listing (and its filters) without a sort.
         Index("ix_calendar_project_id_id", "project_id", "id"),
         Index("ix_calendar_state_next_attempt_at", "state", "next_attempt_at"),
+        # The dispatcher's look, every second, for requested syncs: only the requested rows.
+        Index(
+            "ix_calendar_sync_requested_at",
+            "sync_requested_at",
+            postgresql_where=text("sync_requested_at IS NOT NULL"),
+            sqlite_where=text("sync_requested_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -54,8 +61,11 @@ class Calendar(Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_successful_sync_at: Mapped[datetime | None]
     last_attempted_sync_at: Mapped[datetime | None]
-    # Set when a sync is wanted (creation, new credentials, a request); the sync engine clears it.
+    # When a sync is wanted (creation, new credentials, a request: now; a push notification: a
+    # moment later, so a burst makes one sync). The dispatcher queues it; the sync clears it.
     sync_requested_at: Mapped[datetime | None]
+    # When the dispatcher queued the requested sync (so it is queued once); the sync clears it.
+    sync_dispatched_at: Mapped[datetime | None]
     # Provider cursor: Google's nextSyncToken or Microsoft's whole deltaLink, with the window it covers.
     sync_state: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # A lease, so two workers never sync one calendar at once (Microsoft tokens rotate on refresh).

@@ -1,4 +1,5 @@
-"""Channels of a deleted calendar: kept as outbox rows, to be stopped at the provider by a worker.
+"""Channels of a deleted calendar: kept as outbox rows, stopped at the provider by a worker's
+periodic ``push.stop_channels`` (every minute).
 
 Separate from ``push.service`` so that the web process, which deletes calendars, does not load the
 provider and HTTP code that stopping a channel needs.
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from webapp.celery_app import enqueue
 from webapp.extensions import db
 from webapp.models import Calendar
 from webapp.models.push import PushChannel, PushChannelStop
@@ -29,7 +29,3 @@ def queue_stops_for_deleted(calendar: Calendar) -> bool:
             )
         )
     return bool(channels)
-
-
-def schedule_stops() -> None:
-    enqueue("push.stop_channels")

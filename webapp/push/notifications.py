@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import select, update
 from werkzeug.datastructures import Headers
 
-from webapp.celery_app import enqueue
 from webapp.extensions import db, utcnow
 from webapp.models import Calendar
 from webapp.models.push import PushChannel
@@ -19,21 +18,19 @@ log = logging.getLogger(__name__)
 
 
 def request_push_sync(calendar_id: int, now: datetime) -> bool:
-    """Debounce: only the first notification of a burst queues a sync (a few seconds later).
+    """Debounce: the first notification of a burst asks for a sync a few seconds from now (the
+    dispatcher queues it then); later ones find ``sync_requested_at`` already set and do nothing.
 
-    Later ones find ``sync_requested_at`` already set and do nothing; the sync clears it as it starts,
-    so a change that lands during a sync gets a sync of its own.
+    The sync clears it as it starts, so a change that lands during a sync gets a sync of its own.
     """
+    wanted_at = now + timedelta(seconds=current_app.config["PUSH_DEBOUNCE_SECONDS"])
     result = db.session.execute(
         update(Calendar)
         .where(Calendar.id == calendar_id, Calendar.sync_requested_at.is_(None))
-        .values(sync_requested_at=now)
+        .values(sync_requested_at=wanted_at)
     )
     db.session.commit()
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        return False
-    enqueue("sync.calendar_push", calendar_id, 0, countdown=current_app.config["PUSH_DEBOUNCE_SECONDS"])
-    return True
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def _channel(channel_id: str | None, platform: str) -> PushChannel | None:

@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 
-from webapp.celery_app import enqueue
 from webapp.extensions import db
 from webapp.models import Calendar, CalendarState, CalendarStateChange
 from webapp.providers.failures import Failure, failure_data
@@ -111,8 +110,6 @@ def record_failure(calendar_id: int, failure: Failure, now: datetime, started: S
     db.session.commit()
     webhooks.enqueue_deliveries(deliveries)
     log.info("sync of %s failed: %s (attempt %s)", calendar.object_id, failure.code, calendar.failure_count)
-    if retry_in is not None:
-        enqueue("sync.calendar", calendar.id, countdown=retry_in)
     return SyncResult("failure", error_code=failure.code)
 
 

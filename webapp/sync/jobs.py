@@ -43,7 +43,7 @@ def due_calendar_ids(now: datetime, limit: int = 1000) -> list[int]:
     """
     stale_before = now - timedelta(minutes=current_app.config["SYNC_INTERVAL_MINUTES"])
     wanted = or_(
-        Calendar.sync_requested_at.is_not(None),
+        Calendar.sync_requested_at <= now,
         and_(
             Calendar.state == CalendarState.CONNECTED.value,
             or_(Calendar.last_attempted_sync_at.is_(None), Calendar.last_attempted_sync_at < stale_before),
@@ -66,6 +66,9 @@ def sync_calendar(calendar_id: int, *, now: datetime) -> SyncResult:
     """Sync one calendar under its lease; a calendar already being synced elsewhere is skipped."""
     lease = _acquire_lease(calendar_id, now)
     if lease is None:
+        # Busy: a request that is still pending is dispatched again once the lease is free.
+        db.session.execute(update(Calendar).where(Calendar.id == calendar_id).values(sync_dispatched_at=None))
+        db.session.commit()
         return SyncResult("skipped")
     try:
         return _sync_leased(calendar_id, now)
@@ -102,7 +105,8 @@ def _sync_leased(calendar_id: int, now: datetime) -> SyncResult:
     started = Stopwatch.start()
     calendar.last_attempted_sync_at = now
     if calendar.sync_requested_at is not None and calendar.sync_requested_at <= now:
-        calendar.sync_requested_at = None
+        calendar.sync_requested_at = None  # this sync answers the request
+        calendar.sync_dispatched_at = None
     db.session.commit()
     try:
         secret = crypto.decrypt(calendar.client_secret_ciphertext)

@@ -6,9 +6,14 @@ from celery import Celery
 
 from webapp.celery_app import enqueue
 from webapp.extensions import utcnow
+from webapp.sync import dispatch
+
+# How often requested syncs are looked for (webapp.sync.dispatch): the most a request waits.
+DISPATCH_SECONDS = 1.0
 
 # Every periodic job in one place.
 BEAT_SCHEDULE = {
+    "sync-requested-calendars": {"task": "sync.dispatch_requested", "schedule": DISPATCH_SECONDS},
     "sync-due-calendars": {"task": "sync.enqueue_due", "schedule": 60.0},
 }
 
@@ -27,4 +32,9 @@ def register(celery: Celery) -> None:
         from webapp.sync import jobs
 
         for calendar_id in jobs.due_calendar_ids(utcnow()):
+            enqueue("sync.calendar", calendar_id)
+
+    @celery.task(name="sync.dispatch_requested", shared=False)  # type: ignore[untyped-decorator]
+    def dispatch_requested() -> None:
+        for calendar_id in dispatch.claim_requested(utcnow()):
             enqueue("sync.calendar", calendar_id)
