@@ -104,4 +104,13 @@ def test_a_lost_dispatch_is_repeated(app: Flask, make_calendar: Any) -> None:
 
 def test_the_beat_dispatches_every_second(app: Flask) -> None:
     entry = celery_for(app).conf.beat_schedule["sync-requested-calendars"]
-    assert entry == {"task": "sync.dispatch_requested", "schedule": 1.0}
+    assert entry["task"] == "sync.dispatch_requested" and entry["schedule"] == 1.0
+
+
+def test_the_minute_sweep_leaves_just_dispatched_calendars_alone(app: Flask, make_calendar: Any) -> None:
+    calendar = _row(make_calendar()["id"])
+    now = utcnow()
+    assert calendar.id in jobs.due_calendar_ids(now)
+    assert dispatch.claim_requested(now) == [calendar.id]
+    assert calendar.id not in jobs.due_calendar_ids(now)
+    assert calendar.id in jobs.due_calendar_ids(now + REDISPATCH_AFTER + timedelta(seconds=1))

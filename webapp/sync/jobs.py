@@ -18,6 +18,7 @@ from webapp.providers.base import ProviderFailure, TokenSet, Window
 from webapp.providers.failures import Failure, classify_google_token_error, failure_for
 from webapp.push import service as push
 from webapp.sync import health
+from webapp.sync.dispatch import REDISPATCH_AFTER
 from webapp.sync.events import apply_events
 from webapp.sync.result import Stopwatch, SyncResult
 from webapp.webhooks import service as webhooks
@@ -55,6 +56,8 @@ def due_calendar_ids(now: datetime, limit: int = 1000) -> list[int]:
             wanted,
             or_(Calendar.next_attempt_at.is_(None), Calendar.next_attempt_at <= now),
             or_(Calendar.lease_expires_at.is_(None), Calendar.lease_expires_at < now),
+            # Not just queued by the dispatcher (webapp.sync.dispatch), unless that was long ago.
+            or_(Calendar.sync_dispatched_at.is_(None), Calendar.sync_dispatched_at < now - REDISPATCH_AFTER),
         )
         .order_by(Calendar.last_attempted_sync_at.asc().nulls_first(), Calendar.id)
         .limit(limit)

@@ -13,7 +13,12 @@ DISPATCH_SECONDS = 1.0
 
 # Every periodic job in one place.
 BEAT_SCHEDULE = {
-    "sync-requested-calendars": {"task": "sync.dispatch_requested", "schedule": DISPATCH_SECONDS},
+    # A tick still queued after 10 s (workers busy) is dropped: a later tick does the same work.
+    "sync-requested-calendars": {
+        "task": "sync.dispatch_requested",
+        "schedule": DISPATCH_SECONDS,
+        "options": {"expires": 10},
+    },
     "sync-due-calendars": {"task": "sync.enqueue_due", "schedule": 60.0},
 }
 
