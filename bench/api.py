@@ -19,7 +19,7 @@ What it does, all on loopback:
 ``--big`` then grows the project to 1,000,000 calendars and measures the first list page again.
 The database, the servers and the temporary folder are removed on exit, Ctrl-C included.
 
-The create limit (``API_CREATE_RATE_LIMIT``) is raised so the limiter still runs but never refuses.
+The create limit (``API_CREATE_RATE_LIMIT``) is raised so the throttle still counts but never refuses.
 """
 
 from __future__ import annotations

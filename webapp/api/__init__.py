@@ -11,7 +11,7 @@ from webapp.extensions import csrf
 
 
 def init_app(app: Flask) -> None:
-    # App-level, so it also runs for a wrong method (405) and before the limiter's check.
+    # App-level, so it also runs for a wrong method (405) and before the view's create limit.
     app.before_request(authenticate_api_request)
     app.register_blueprint(bp)
     csrf.exempt(bp)

@@ -11,7 +11,8 @@ __all__ = ["calendar_json", "iso"]
 
 
 def calendar_json(calendar: Calendar | Any) -> dict[str, Any]:
-    """The calendar object, from a Calendar or a row of ``queries.API_COLUMNS``; never any secret."""
+    """The calendar object of a Calendar just written; never any secret. Reads get the same object
+    rendered by the database (``calendars.queries.CalendarDocument``; a test pins them equal)."""
     return {
         "id": calendar.object_id,
         "platform": calendar.platform,

@@ -7,7 +7,7 @@ from celery import Celery
 from webapp.celery_app import enqueue
 from webapp.extensions import utcnow
 
-# Merged into ``celery.conf.beat_schedule`` by ``init_celery``.
+# Merged into ``celery.conf.beat_schedule`` when the Celery app is built (``celery_app.celery_for``).
 BEAT_SCHEDULE = {
     "webhooks-sweep": {"task": "webhooks.sweep", "schedule": 30.0},
 }
