@@ -5,8 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Integer, Select, bindparam, tuple_
+from sqlalchemy import Integer, Select, bindparam, literal_column, tuple_
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal, _TraverseInternalsType
 
 from webapp import reads
 from webapp.extensions import db
@@ -45,6 +49,37 @@ class KeysetQuery:
     id_key: str
 
 
+class HeldTo(ColumnElement[bool]):
+    """``column = :name`` for a column that leads the list's ordering (see ``keyset_query``).
+
+    PostgreSQL gets ``column = ANY(ARRAY[value])``. With ``=`` the planner treats the column as a
+    constant and drops it from the ordering, so any index on the other columns fits, and it may
+    walk one of those past other values' rows. The array form also makes its estimate the same for
+    every value, so a prepared statement settles on one generic plan instead of planning anew at
+    each run (it does for a project holding most of a large table). Other databases get ``=``.
+    """
+
+    inherit_cache = True
+    _traverse_internals: _TraverseInternalsType = [
+        ("column", InternalTraversal.dp_clauseelement),
+        ("value", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, column: InstrumentedAttribute[Any], name: str) -> None:
+        self.column = column.expression
+        self.value = bindparam(name, type_=column.type)
+
+
+@compiles(HeldTo, "postgresql")
+def _held_to_postgresql(element: HeldTo, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"{compiler.process(element.column, **kw)} = ANY(ARRAY[{compiler.process(element.value, **kw)}])"
+
+
+@compiles(HeldTo)
+def _held_to(element: HeldTo, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"{compiler.process(element.column, **kw)} = {compiler.process(element.value, **kw)}"
+
+
 def keyset_query(
     query: Select[Any],
     *,
@@ -52,15 +87,25 @@ def keyset_query(
     id_column: InstrumentedAttribute[int],
     descending: bool,
     leading: tuple[InstrumentedAttribute[Any], ...] = (),
+    page_size: int | None = None,
 ) -> KeysetQuery:
-    """The statements of *query* ordered by (sort, id), descending or ascending, after *leading*
-    columns that the query holds to one value (they change nothing but the index that fits)."""
+    """The statements of *query* ordered by (sort, id), descending or ascending.
+
+    *leading* columns come first in the ordering; the query holds each to one value with
+    ``HeldTo``, so they change nothing but the index that fits. A *page_size* is written into the
+    statements (``LIMIT 26``): a generic plan then knows the page is small, where it would assume a
+    tenth of the rows for a bound limit. Without it the limit is bound (one statement for any size).
+    """
     single = sort is id_column
     columns: tuple[Any, ...] = (id_column,) if single else (sort, id_column)
     cursor_id = bindparam("cursor_id", type_=id_column.type)
     key: Any = id_column if single else tuple_(sort, id_column)
     position: Any = cursor_id if single else tuple_(bindparam("cursor_value", type_=sort.type), cursor_id)
-    limit = bindparam("page_limit", type_=Integer())
+    limit: Any = (
+        bindparam("page_limit", type_=Integer())
+        if page_size is None
+        else literal_column(str(int(page_size) + 1), Integer())
+    )
 
     def ordered(statement: Select[Any], read_descending: bool) -> Select[Any]:
         ordering = (*leading, *columns)

@@ -96,7 +96,7 @@ def test_read_statements_are_cacheable() -> None:
 
     statements = [queries._CALENDAR_DOCUMENT]
     for filters in (frozenset(), frozenset({"deduplication_key"})):
-        built = queries._list_statements(filters)
+        built = queries._list_statements(filters, 25)
         statements += [built.first, built.after, built.before]
     built = events._list_statements(frozenset({"calendar_id"}), "-updated_at")
     statements += [built.first, built.after, built.before]

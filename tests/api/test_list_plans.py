@@ -67,8 +67,8 @@ def crowded(app: Flask, project: Project) -> int:
 
 @pytest.mark.parametrize("filters", [frozenset(), frozenset({"state"}), frozenset({"platform", "state"})])
 def test_every_page_walks_the_project_index(crowded: int, filters: frozenset[str]) -> None:
-    statements = queries._list_statements(filters)
-    values = {"project_id": crowded, "page_limit": 26, "state": "connected", "platform": "google"}
+    statements = queries._list_statements(filters, 25)
+    values = {"project_id": crowded, "state": "connected", "platform": "google"}
     for statement, cursor in (
         (statements.first, {}),
         (statements.after, {"cursor_id": 10**9}),
@@ -83,3 +83,33 @@ def test_first_page_is_the_projects_newest(app: Flask, crowded: int) -> None:
     page = queries.list_calendars(project=db.session.get(Project, crowded), cursor=None, page_size=25)
     ids = [json.loads(row.document)["id"] for row in page.items]
     assert ids == [f"cal_mine{i:012d}" for i in range(3999, 3974, -1)]
+
+
+def test_first_page_keeps_one_generic_plan(app: Flask, project: Project) -> None:
+    """A project holding most of a large table: the prepared first-page statement must settle on a
+    generic plan, not be planned again at every run (as with a bound LIMIT, or "BETWEEN p AND p",
+    whose generic estimates PostgreSQL finds worse than a custom plan from about 50,000 rows on)."""
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(
+            text(
+                "INSERT INTO calendar (object_id, project_id, platform, client_id, client_secret_ciphertext,"
+                " refresh_token_ciphertext, is_primary, state, deduplication_key, created_at, updated_at,"
+                " failure_count) SELECT 'cal_plan' || lpad(n::text, 12, '0'), :project, 'google', 'c', 'x', 'x',"
+                " false, 'connected', 'k' || n, now(), now(), 0 FROM generate_series(1, 70000) AS n"
+            ),
+            {"project": project.id},
+        )
+        conn.execute(text("ANALYZE calendar"))
+    statement = queries._list_statements(frozenset(), 25).first
+    with db.engine.connect() as conn:
+        conn.execute(text("DEALLOCATE ALL"))
+        for _ in range(15):  # psycopg prepares on the 5th run; PostgreSQL decides after 5 custom plans
+            assert len(conn.execute(statement, {"project_id": project.id}).all()) == 26
+        generic, custom = conn.execute(
+            text(
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+                " WHERE statement LIKE '%ORDER BY calendar.project_id DESC%'"
+            )
+        ).one()
+        conn.rollback()
+    assert generic > 0 and custom <= 5, (generic, custom)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import BindParameter, bindparam, select
+from sqlalchemy import bindparam, select
 
 from webapp import reads
 from webapp.errors import NotFound
 from webapp.extensions import db
 from webapp.json_documents import Field, JsonDocument, Kind
-from webapp.keyset import Cursor, KeysetQuery, Page, keyset_query, read_page
+from webapp.keyset import Cursor, HeldTo, KeysetQuery, Page, keyset_query, read_page
 from webapp.models import Calendar, ProjectScope
 from webapp.models.ids import is_object_id, storable
 
@@ -82,24 +82,23 @@ def list_calendars(
         return Page([], None, None)
     filters = {"deduplication_key": deduplication_key, "state": state, "platform": platform}
     given = {name: value for name, value in filters.items() if value is not None}
-    statements = _list_statements(frozenset(given))
+    statements = _list_statements(frozenset(given), page_size)
     return read_page(statements, {"project_id": project.id, **given}, cursor=cursor, page_size=page_size)
 
 
-@functools.cache
-def _list_statements(filters: frozenset[str]) -> KeysetQuery:
-    """The list's statements for one combination of filters (eight at most), built on first use."""
-    project: BindParameter[int] = bindparam("project_id")
+@functools.lru_cache(maxsize=128)
+def _list_statements(filters: frozenset[str], page_size: int) -> KeysetQuery:
+    """The list's statements for one combination of filters and page size, built on first use."""
     if "deduplication_key" in filters:  # one row at most, found through the unique index
-        query = select(*DOCUMENT_COLUMNS).where(Calendar.project_id == project)
+        query = select(*DOCUMENT_COLUMNS).where(Calendar.project_id == bindparam("project_id"))
         leading: tuple[Any, ...] = ()
     else:
-        # "project_id BETWEEN p AND p" is "project_id = p", but PostgreSQL does not fold it into a
-        # constant, so "ORDER BY project_id, id" keeps its first column and only the (project_id,
-        # id) index yields that order. With "=", the planner may walk the primary key backwards,
-        # assuming the project's rows are spread evenly, and skip every newer row of other projects.
-        query = select(*DOCUMENT_COLUMNS).where(Calendar.project_id.between(project, project))
+        # Only the (project_id, id) index yields this order: walking the primary key backwards
+        # instead would skip every newer row of other projects on each page.
+        query = select(*DOCUMENT_COLUMNS).where(HeldTo(Calendar.project_id, "project_id"))
         leading = (Calendar.project_id,)
     for name in sorted(filters):
         query = query.where(getattr(Calendar, name) == bindparam(name))
-    return keyset_query(query, sort=Calendar.id, id_column=Calendar.id, descending=True, leading=leading)
+    return keyset_query(
+        query, sort=Calendar.id, id_column=Calendar.id, descending=True, leading=leading, page_size=page_size
+    )
