@@ -1,9 +1,11 @@
-"""Reads of committed rows: Core statements on one autocommit connection per request (or task).
+"""One autocommit connection per request (or task), for statements that stand alone.
 
-Why not the ORM session: for a read that returns plain rows, the session's machinery (ORM
-compilation, identity map, its transaction's BEGIN and ROLLBACK round trips) costs about twice
-what running the statement does. The API key lookup and the API's list and detail reads go
-through here; writes, and reads of objects that will be changed, use the session.
+The API key lookup and the API's list and detail reads run Core statements here, and so does a
+calendar create, which is a single INSERT (it commits by itself). Why not the ORM session: for a
+statement that reads plain rows or writes one, the session's machinery (ORM compilation, identity
+map, its transaction's BEGIN and COMMIT or ROLLBACK round trips) costs about twice what running
+the statement does. Changes that span statements, and reads of objects that will be changed, use
+the session.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from sqlalchemy import Table, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 
-from webapp import crypto
+from webapp import crypto, reads
 from webapp.calendars.credentials import checked_refresh_token
 from webapp.errors import DuplicateDeduplicationKey, FieldErrors
 from webapp.extensions import db, utcnow
@@ -67,15 +67,15 @@ def create_calendar(
         "failure_count": 0,
         "refresh_token_issued_at": now,
     }
-    # One INSERT straight to the table: the ORM's unit of work costs more than the statement (a
-    # third of a create). The object is then attached as if it had been loaded, for callers that
-    # go on using it; every attribute the API shows is set, so none is read back.
+    # One INSERT straight to the table, committed on its own (the request's autocommit connection,
+    # ``webapp.reads``): one round trip, where the ORM's unit of work would add BEGIN and COMMIT
+    # round trips and a third of a create's CPU. The object is then attached as if it had been
+    # loaded, for callers that go on using it; every attribute the API shows is set, so none is
+    # read back.
     row = {**values, "metadata": values.pop("meta")}
     try:
-        calendar_id = db.session.execute(_INSERT_CALENDAR, row).scalar_one()
-        db.session.commit()
+        calendar_id = reads.connection().execute(_INSERT_CALENDAR, row).scalar_one()
     except IntegrityError as exc:
-        db.session.rollback()
         if deduplication_key is not None and _is_deduplication_conflict(exc):
             raise DuplicateDeduplicationKey() from None
         raise
