@@ -38,8 +38,9 @@ class Page(Generic[T]):
 class KeysetQuery:
     """A list query's three statements: the first page, and the pages after and before a cursor.
 
-    Their cursor and page size are bound parameters, so hot lists build them once and reuse them:
-    building a statement (and its cache key) costs more CPU than running an indexed page.
+    Their cursor is a bound parameter, so hot lists build them once (per page size, where it is
+    written in) and reuse them: building a statement (and its cache key) costs more CPU than
+    running an indexed page.
     """
 
     first: Select[Any]
