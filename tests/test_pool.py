@@ -1,4 +1,4 @@
-"""Pooled connections are pinged only after sitting idle, and a dead one is replaced, not handed out."""
+"""Pooled connections: pinged only after sitting idle (a dead one is replaced), set up once when opened."""
 
 from __future__ import annotations
 
@@ -83,4 +83,16 @@ def test_postgres_connection_killed_while_idle_is_replaced(app: Flask) -> None:
         admin.commit()
     with engine.connect() as conn:  # would raise "server closed the connection" without the ping
         assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != victim
+    engine.dispose()
+
+
+@requires_postgres
+def test_postgres_sessions_run_in_utc(app: Flask) -> None:
+    """Whatever the server's zone, so timestamps arrive as ``datetime.UTC`` and pass through as is."""
+    from datetime import UTC
+
+    engine = create_engine(db.engine.url, connect_args={"options": "-c timezone=America/New_York"})
+    with engine.connect() as conn:
+        assert conn.execute(text("SHOW TIME ZONE")).scalar() == "UTC"
+        assert conn.execute(text("SELECT now()")).scalar().tzinfo is UTC
     engine.dispose()
