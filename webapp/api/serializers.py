@@ -10,7 +10,7 @@ from webapp.models.event import iso
 __all__ = ["calendar_json", "iso"]
 
 
-def calendar_json(calendar: Calendar | Any) -> dict[str, Any]:
+def calendar_json(calendar: Calendar) -> dict[str, Any]:
     """The calendar object of a Calendar just written; never any secret. Reads get the same object
     rendered by the database (``calendars.queries.CalendarDocument``; a test pins them equal)."""
     return {
