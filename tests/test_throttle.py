@@ -97,10 +97,14 @@ def test_memory_counts_every_hit_of_concurrent_threads() -> None:
 
 @pytest.fixture
 def redis_counters() -> RedisCounters:
+    """Counters in the test Redis; CI always has one (.ci/run starts it), elsewhere its absence skips."""
     try:
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
     except redis.RedisError:
-        pytest.fail(f"Redis is needed for this test and is not reachable at {REDIS_URL}")
+        message = f"needs Redis at {REDIS_URL} (TEST_REDIS_URL)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
     counters = RedisCounters(REDIS_URL)
     counters.reset()
     return counters
