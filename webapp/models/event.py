@@ -30,6 +30,8 @@ class CalendarEvent(Model):
         Index("ix_calendar_event_project_created", "project_id", "created_at", "id"),
         Index("ix_calendar_event_calendar_updated", "calendar_id", "updated_at", "id"),
         Index("ix_calendar_event_calendar_start", "calendar_id", "start_time", "id"),
+        Index("ix_calendar_event_calendar_end", "calendar_id", "end_time", "id"),
+        Index("ix_calendar_event_calendar_created", "calendar_id", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
