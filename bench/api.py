@@ -1,6 +1,9 @@
 """API speed benchmark against a bare Flask baseline in the same run (issue 9). Not run in CI.
 
-    .venv/bin/python bench/api.py [--duration 10] [--rounds 3] [--warmup 2] [--small-only]
+    python bench/api.py [--duration 10] [--rounds 3] [--warmup 2] [--small-only]
+
+Any ``python`` will do: the script re-runs itself under the project's ``.venv`` (creating it with
+``bin/bootstrap`` if needed), and installs Debian's ``wrk`` when it is missing and it runs as root.
 
 What it does, all on loopback:
 
@@ -26,6 +29,9 @@ The create limit (``API_CREATE_RATE_LIMIT``) is raised so the throttle still cou
 
 from __future__ import annotations
 
+import _venv  # noqa: F401  (first: re-runs this script under .venv when needed)
+
+# isort: split
 import argparse
 import json
 import os
@@ -658,6 +664,9 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
 
 def main() -> int:
     args = parse_args()
+    if shutil.which("wrk") is None and os.geteuid() == 0 and shutil.which("apt-get"):
+        say("wrk is not installed: installing Debian's package (apt-get install -y wrk)")
+        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=False, stdout=subprocess.DEVNULL)
     if shutil.which("wrk") is None:
         say("wrk is not installed: run `apt-get install -y wrk` (Debian) and try again.", file=sys.stderr)
         return 2

@@ -34,6 +34,9 @@ removed on exit, Ctrl-C included.
 
 from __future__ import annotations
 
+import _venv  # noqa: F401  (first: re-runs this script under .venv when needed)
+
+# isort: split
 import argparse
 import base64
 import hashlib

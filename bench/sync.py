@@ -36,6 +36,9 @@ PostgreSQL database and the emulators are removed on exit, Ctrl-C included.
 
 from __future__ import annotations
 
+import _venv  # noqa: F401  (first: re-runs this script under .venv when needed)
+
+# isort: split
 import argparse
 import os
 import shutil
