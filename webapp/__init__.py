@@ -34,7 +34,8 @@ def create_app(config: type[Config] | None = None, *, migrations: bool = True, *
 
     from webapp import api, crypto, error_handlers, pool, reads, throttle
     from webapp.cli import register_cli
-    from webapp.extensions import csrf, db
+    from webapp.csrf import csrf
+    from webapp.extensions import db
     from webapp.schema import init_migrations
 
     crypto.init_app(app)

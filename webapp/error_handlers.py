@@ -7,9 +7,9 @@ import uuid
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
-from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from webapp.csrf import CSRFError
 from webapp.errors import AppError, FieldErrors, FrameworkError, NonFieldError
 from webapp.extensions import db
 

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
-from flask_wtf import CSRFProtect
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, registry
@@ -51,7 +50,6 @@ class Base(DeclarativeBase):
 # Objects stay readable after commit: a view serializes what it just wrote without reloading it.
 # Every web request and task gets a fresh session, so nothing stale outlives its unit of work.
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
-csrf = CSRFProtect()
 # Dashboard sessions; configured in webapp.dashboard.init_app.
 login_manager = LoginManager()
 
@@ -66,7 +64,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-__all__ = ["Model", "db", "csrf", "login_manager", "utcnow", "UTCDateTime"]
+__all__ = ["Model", "db", "login_manager", "utcnow", "UTCDateTime"]
 
 
 @event.listens_for(Engine, "connect")

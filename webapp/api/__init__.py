@@ -7,7 +7,7 @@ from flask import Flask
 from webapp.api import calendars, connect_sessions, events, openapi, webhooks  # noqa: F401  (the view modules register their routes)
 from webapp.api.blueprint import bp
 from webapp.auth import authenticate_api_request
-from webapp.extensions import csrf
+from webapp.csrf import csrf
 
 
 def init_app(app: Flask) -> None:

@@ -1,4 +1,4 @@
-"""The one flat API blueprint (Flask-WTF exempts exactly this blueprint from CSRF)."""
+"""The one flat API blueprint (``webapp.csrf`` exempts exactly this blueprint, by name)."""
 
 from flask import Blueprint
 
