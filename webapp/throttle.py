@@ -113,7 +113,7 @@ class RedisCounters:
         self._client: Any = None
 
     def _redis(self) -> Any:
-        if self._client is None:  # connected on first use, so a forked worker gets its own sockets
+        if self._client is None:  # built on first use: workers that never count do not import redis
             import redis
 
             self._client = redis.Redis.from_url(self._uri, socket_timeout=1, socket_connect_timeout=1)
