@@ -16,25 +16,38 @@ log = logging.getLogger(__name__)
 
 
 def broker_settings(app: Flask) -> dict[str, Any]:
-    """``CELERY_BROKER_URL`` when set; otherwise an embedded broker on files under ``instance/``."""
+    """``CELERY_BROKER_URL`` when set; otherwise the embedded broker (``webapp.embedded_broker``)."""
     url = app.config.get("CELERY_BROKER_URL")
     if url:
         return {"broker_url": url}
-    folder = Path(app.instance_path) / "broker"
-    for sub in ("queue", "processed", "control"):
-        (folder / sub).mkdir(parents=True, exist_ok=True)
+    return embedded_broker_settings(Path(app.instance_path))
+
+
+def embedded_broker_settings(instance_path: Path) -> dict[str, Any]:
+    """Celery settings for the embedded broker: a SQLite file beside the app's own data."""
+    instance_path.mkdir(parents=True, exist_ok=True)
     return {
-        "broker_url": "filesystem://",
-        "broker_transport_options": {
-            "data_folder_in": str(folder / "queue"),
-            "data_folder_out": str(folder / "queue"),
-            "processed_folder": str(folder / "processed"),
-            "control_folder": str(folder / "control"),
-            "store_processed": False,
-            "polling_interval": 0.2,  # seconds between looks at the queue folder (latency of push syncs)
-        },
+        "broker_url": f"sqlite:///{instance_path / 'broker.sqlite'}",
+        "broker_transport": "webapp.embedded_broker:Transport",
+        # Seconds between looks at an empty queue: the most a queued task waits before it starts.
+        "broker_transport_options": {"polling_interval": 0.2},
     }
 
+
+# The service's Celery settings, whatever the broker (the broker torture test uses them too).
+CELERY_SETTINGS: dict[str, Any] = {
+    "task_ignore_result": True,
+    "task_acks_late": True,  # a worker that dies mid-task leaves the message for another (where the broker can)
+    "task_reject_on_worker_lost": True,
+    "worker_prefetch_multiplier": 1,
+    "broker_connection_retry_on_startup": True,
+    "task_publish_retry": False,
+    "broker_connection_timeout": 3,
+    "timezone": "UTC",
+    # The beat keeps its schedule in memory (webapp.scheduler): every job is a short interval, and
+    # no file is shared by two beats that start by mistake.
+    "beat_scheduler": "webapp.scheduler:LeasedScheduler",
+}
 
 _building = threading.Lock()
 
@@ -61,19 +74,9 @@ def _build(app: Flask) -> Celery:
                 return self.run(*args, **kwargs)
 
     celery = Celery(app.import_name, task_cls=FlaskTask)
-    celery.conf.update(
-        task_ignore_result=True,
-        task_acks_late=True,  # a worker that dies mid-task leaves the message for another
-        task_reject_on_worker_lost=True,
-        worker_prefetch_multiplier=1,
-        broker_connection_retry_on_startup=True,
-        task_publish_retry=False,
-        broker_connection_timeout=3,
-        beat_schedule_filename=str(Path(app.instance_path) / "celerybeat-schedule"),
-        timezone="UTC",
-        **broker_settings(app),
-    )
+    celery.conf.update(CELERY_SETTINGS, **broker_settings(app))
     celery.conf.update(app.config.get("CELERY", {}))
+    celery.flask_app = app  # the beat's scheduler (webapp.scheduler) reaches the database through it
     celery.set_default()
     from webapp.push import tasks as push_tasks
     from webapp.sync import tasks as sync_tasks

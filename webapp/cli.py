@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 import sys
 from typing import Any, NoReturn
 
@@ -137,25 +136,22 @@ def rotate(batch_size: int) -> None:
     "--with-worker/--without-worker",
     default=True,
     show_default=True,
-    help="Also run a Celery worker with the beat scheduler (one-machine setup).",
+    help="Also run a Celery worker and the beat scheduler, restarted if they exit (one-machine setup).",
 )
 @click.option("--worker-concurrency", default=8, show_default=True, type=int, help="Sync worker threads.")
 def serve(host: str, port: int, workers: int, with_worker: bool, worker_concurrency: int) -> None:
-    """Apply migrations, start the sync worker and scheduler, then serve the app with gunicorn."""
-    from webapp.server import run_gunicorn, start_celery_worker, stop
+    """Apply migrations, then serve the app with gunicorn, and run the sync worker and scheduler, supervised."""
+    from webapp import server
 
+    try:
+        listener = server.bind(host, port)  # a taken port is refused before anything starts
+    except server.PortInUse as exc:
+        raise click.ClickException(str(exc)) from None
     ensure_schema()
     _warn_if_keys_do_not_fit()
-    db.engine.dispose()  # no pooled connection may cross the fork into the workers
-    # A SIGTERM (from a process manager) must stop the children too, not orphan them.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    worker = start_celery_worker(worker_concurrency) if with_worker else None
+    db.engine.dispose()  # no pooled connection may cross into the children
     click.echo(f"Serving on http://{host}:{port}", err=True)
-    try:
-        run_gunicorn(host=host, port=port, workers=workers)
-    finally:
-        if worker is not None:
-            stop(worker)
+    sys.exit(server.serve(listener, workers=workers, with_worker=with_worker, worker_concurrency=worker_concurrency))
 
 
 def _warn_if_keys_do_not_fit() -> None:

@@ -7,6 +7,7 @@ from webapp.models.event import CalendarEvent, CalendarStateChange, SyncAttempt
 from webapp.models.oauth_app import ConnectRedirectOrigin, OAuthApp
 from webapp.models.project import ApiKey, Project, ProjectRef, ProjectScope
 from webapp.models.push import PushChannel, PushChannelStop
+from webapp.models.scheduler import ServiceLease
 from webapp.models.webhook import (
     TEST_TRIGGER,
     DeliveryStatus,
@@ -37,6 +38,7 @@ __all__ = [
     "ProjectScope",
     "PushChannel",
     "PushChannelStop",
+    "ServiceLease",
     "SyncAttempt",
     "TEST_TRIGGER",
     "DeliveryStatus",

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from werkzeug.datastructures import Headers
 
 from webapp.extensions import db, utcnow
@@ -21,12 +21,19 @@ def request_push_sync(calendar_id: int, now: datetime) -> bool:
     """Debounce: the first notification of a burst asks for a sync a few seconds from now (the
     dispatcher queues it then); later ones find ``sync_requested_at`` already set and do nothing.
 
-    The sync clears it as it starts, so a change that lands during a sync gets a sync of its own.
+    A request that a running sync will answer (made before it started) is moved to the new time,
+    so a change that lands during a sync gets a sync of its own.
     """
     wanted_at = now + timedelta(seconds=current_app.config["PUSH_DEBOUNCE_SECONDS"])
     result = db.session.execute(
         update(Calendar)
-        .where(Calendar.id == calendar_id, Calendar.sync_requested_at.is_(None))
+        .where(
+            Calendar.id == calendar_id,
+            or_(
+                Calendar.sync_requested_at.is_(None),
+                Calendar.sync_requested_at <= Calendar.last_attempted_sync_at,
+            ),
+        )
         .values(sync_requested_at=wanted_at)
     )
     db.session.commit()

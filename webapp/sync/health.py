@@ -11,6 +11,7 @@ from flask import current_app
 from webapp.extensions import db
 from webapp.models import Calendar, CalendarState, CalendarStateChange
 from webapp.providers.failures import Failure, failure_data
+from webapp.sync import dispatch
 from webapp.sync.result import Stopwatch, SyncResult
 from webapp.webhooks import service as webhooks
 
@@ -72,6 +73,7 @@ def record_failure(calendar_id: int, failure: Failure, now: datetime, started: S
     Definitive failures disconnect at once; ``confirm`` ones after N consecutive failures over T;
     transient ones keep the state and retry with backoff until the retry budget is spent.
     """
+    dispatch.answer_request(calendar_id, now)
     calendar = db.session.get(Calendar, calendar_id)
     if calendar is None:
         return SyncResult("skipped")
@@ -93,8 +95,9 @@ def record_failure(calendar_id: int, failure: Failure, now: datetime, started: S
         )
         calendar.next_attempt_at = None
     elif retry_in is not None:
-        calendar.next_attempt_at = now + timedelta(seconds=retry_in)
-        calendar.sync_requested_at = now
+        # The retry is a request of its own, due when the backoff ends (a finished sync answers only
+        # the requests made before it started).
+        calendar.next_attempt_at = calendar.sync_requested_at = now + timedelta(seconds=retry_in)
     else:
         calendar.next_attempt_at = None
     db.session.add(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 from datetime import datetime, timedelta
 
 import requests
@@ -11,13 +12,13 @@ from flask import current_app
 from sqlalchemy import and_, or_, select, update
 
 from webapp import crypto
-from webapp.extensions import db
+from webapp.extensions import db, utcnow
 from webapp.models import Calendar, CalendarState
 from webapp.providers import Provider, get_provider
 from webapp.providers.base import ProviderFailure, TokenSet, Window
 from webapp.providers.failures import Failure, classify_google_token_error, failure_for
 from webapp.push import service as push
-from webapp.sync import health
+from webapp.sync import dispatch, health
 from webapp.sync.dispatch import REDISPATCH_AFTER
 from webapp.sync.events import apply_events
 from webapp.sync.result import Stopwatch, SyncResult
@@ -66,23 +67,51 @@ def due_calendar_ids(now: datetime, limit: int = 1000) -> list[int]:
 
 
 def sync_calendar(calendar_id: int, *, now: datetime) -> SyncResult:
-    """Sync one calendar under its lease; a calendar already being synced elsewhere is skipped."""
+    """Sync one calendar under its lease; a calendar already being synced elsewhere is skipped.
+
+    The lease is short (``SYNC_LEASE_SECONDS``) and renewed by a heartbeat while the sync runs, so a
+    long first sync keeps it, and one whose worker died is free again within that time.
+    """
     lease = _acquire_lease(calendar_id, now)
     if lease is None:
         # Busy: a request that is still pending is dispatched again once the lease is free.
         db.session.execute(update(Calendar).where(Calendar.id == calendar_id).values(sync_dispatched_at=None))
         db.session.commit()
         return SyncResult("skipped")
+    heartbeat = LeaseHeartbeat(calendar_id, lease)
     try:
         return _sync_leased(calendar_id, now)
     finally:
-        db.session.rollback()
-        db.session.execute(
-            update(Calendar)
-            .where(Calendar.id == calendar_id, Calendar.lease_token == lease)
-            .values(lease_token=None, lease_expires_at=None)
-        )
-        db.session.commit()
+        heartbeat.stop()
+        _release_lease(calendar_id, lease)
+
+
+class LeaseHeartbeat:
+    """Renews a calendar's lease every quarter of its length from a thread, on its own connection."""
+
+    def __init__(self, calendar_id: int, token: str) -> None:
+        self._engine = db.engine
+        self._seconds = float(current_app.config["SYNC_LEASE_SECONDS"])
+        self._statement = update(Calendar).where(Calendar.id == calendar_id, Calendar.lease_token == token)
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lease-{calendar_id}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self._seconds / 4):
+            try:
+                with self._engine.begin() as connection:
+                    expires = utcnow() + timedelta(seconds=self._seconds)
+                    renewed = connection.execute(self._statement.values(lease_expires_at=expires)).rowcount
+                if renewed == 0:
+                    log.warning("%s: the lease ran out before it could be renewed", self._thread.name)
+                    return
+            except Exception:  # the next beat tries again; the sync itself reports real trouble
+                log.warning("could not renew a sync lease", exc_info=True)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join()
 
 
 def _acquire_lease(calendar_id: int, now: datetime) -> str | None:
@@ -101,15 +130,32 @@ def _acquire_lease(calendar_id: int, now: datetime) -> str | None:
     return token if result.rowcount == 1 else None  # type: ignore[attr-defined]
 
 
+def _release_lease(calendar_id: int, token: str) -> None:
+    """Free the lease; after a lost database connection, try once more on a fresh one."""
+    release = (
+        update(Calendar)
+        .where(Calendar.id == calendar_id, Calendar.lease_token == token)
+        .values(lease_token=None, lease_expires_at=None)
+    )
+    for attempt in (1, 2):
+        try:
+            db.session.rollback()
+            db.session.execute(release)
+            db.session.commit()
+            return
+        except Exception:
+            db.session.rollback()
+            if attempt == 2:
+                log.warning("could not release the lease of calendar %s; it expires by itself", calendar_id)
+                return
+
+
 def _sync_leased(calendar_id: int, now: datetime) -> SyncResult:
     calendar = db.session.get(Calendar, calendar_id)
     if calendar is None:
         return SyncResult("skipped")
     started = Stopwatch.start()
     calendar.last_attempted_sync_at = now
-    if calendar.sync_requested_at is not None and calendar.sync_requested_at <= now:
-        calendar.sync_requested_at = None  # this sync answers the request
-        calendar.sync_dispatched_at = None
     db.session.commit()
     try:
         secret = crypto.decrypt(calendar.client_secret_ciphertext)
@@ -180,6 +226,7 @@ def _sync_with_provider(
             deleted_count=counts.deleted,
         )
     )
+    dispatch.answer_request(calendar.id, now)
     deliveries = []
     if calendar.state != previous_state:
         deliveries += webhooks.record(calendar, health.STATE_CHANGE, now=now)

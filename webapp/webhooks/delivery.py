@@ -30,8 +30,9 @@ from webapp.webhooks import keys, signing, ssrf
 log = logging.getLogger(__name__)
 
 USER_AGENT = "calendar-connect-webhooks/1"
-# How long past the timeout a claim lasts: a worker that died mid-attempt is retried after this.
-_CLAIM_MARGIN_SECONDS = 60
+# How long past the timeout a claim lasts: an attempt whose worker died is due again after this,
+# and the sweep (every 15 s) sends it, with the same idempotency key, within about a minute.
+_CLAIM_MARGIN_SECONDS = 20
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,9 @@ from webapp.extensions import utcnow
 
 # Merged into ``celery.conf.beat_schedule`` when the Celery app is built (``celery_app.celery_for``).
 BEAT_SCHEDULE = {
-    "webhooks-sweep": {"task": "webhooks.sweep", "schedule": 30.0},
+    # Sends what is due and was never queued, or whose attempt died with its worker; expires like
+    # every periodic tick so that ticks do not pile up behind a backlog.
+    "webhooks-sweep": {"task": "webhooks.sweep", "schedule": 15.0, "options": {"expires": 15}},
 }
 
 
