@@ -100,11 +100,11 @@ class LeasedScheduler(beat.Scheduler):  # type: ignore[misc]
             log.warning("scheduler %s could not reach the database to renew its lease", self.holder, exc_info=True)
             self.holding = False
         if self.holding and not was_holding:
-            log.info("scheduler %s holds the scheduler lease: periodic work is sent from here", self.holder)
+            log.info("scheduler %s took the scheduler lease: periodic work is sent from here", self.holder)
         elif was_holding and not self.holding:
             log.warning("scheduler %s lost the scheduler lease: standing by", self.holder)
         elif not self.holding and not self._said_standby:
-            log.info("scheduler %s stands by: another beat holds the scheduler lease", self.holder)
+            log.info("scheduler %s stands by: another beat has the scheduler lease", self.holder)
         self._said_standby = not self.holding
 
     def close(self) -> None:
