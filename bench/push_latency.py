@@ -8,7 +8,7 @@ What it does, all on loopback:
 1. starts the emulated providers in this process (Google on 127.0.0.2, Microsoft on 127.0.0.3) and a
    webhook receiver (``ThreadingHTTPServer`` on 127.0.0.1, free port) that records the arrival time,
    ``calendar_id`` and ``trigger`` of every delivery and checks its ``X-Webhook-Signature``;
-2. starts the service as ``flask serve --workers 2`` (gunicorn plus a Celery worker with beat) in a
+2. starts the service as ``flask serve --workers 2`` (gunicorn, a Celery worker and a beat) in a
    fresh ``INSTANCE_PATH`` with ``PUBLIC_BASE_URL`` set, so every sync opens a Google watch channel;
    ``flask projects create`` runs first in the same environment for an API key;
 3. seeds one emulated Google user (one calendar, one event) per calendar, gets a refresh token for
@@ -24,9 +24,9 @@ What it does, all on loopback:
    from this process (the emulator side) to the receiver;
 6. prints one table and exits 1 if more than 1 % of the changes were lost.
 
-Broker: the default is the embedded file broker under ``INSTANCE_PATH``; a Redis broker
+Broker: the default is the embedded broker (a SQLite file) under ``INSTANCE_PATH``; a Redis broker
 (``--broker redis://127.0.0.1:6379/14``, a database kept for this benchmark) gives lower latency because
-the file broker is polled. Database: SQLite in the temporary folder unless ``--database`` is given.
+the embedded broker is polled. Database: SQLite in the temporary folder unless ``--database`` is given.
 The service's output goes to ``service.log`` in the temporary folder; its tail is printed on failure.
 The service (its whole process group), the emulators, the receiver and the temporary folder are
 removed on exit, Ctrl-C included.
@@ -508,7 +508,7 @@ def table(args: argparse.Namespace, latencies: list[float], lost: int, base: flo
         ("max latency (s)", f"{max(latencies) if latencies else float('nan'):.3f}"),
         ("calendars", f"{args.calendars}"),
         ("PUSH_DEBOUNCE_SECONDS", debounce),
-        ("broker", args.broker or "embedded file broker"),
+        ("broker", args.broker or "embedded broker"),
         ("database", args.database or "SQLite (temporary folder)"),
         ("webhooks with a bad signature", f"{bad}"),
         ("baseline: direct POST round trip, median (s)", f"{base:.4f}"),
@@ -525,7 +525,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calendars", type=int, default=50, help="calendars (one emulated user each; default 50)")
     parser.add_argument("--changes", type=int, default=200, help="event changes in total (default 200)")
-    parser.add_argument("--broker", default="", help="CELERY_BROKER_URL (default: the embedded file broker)")
+    parser.add_argument("--broker", default="", help="CELERY_BROKER_URL (default: the embedded broker)")
     parser.add_argument("--database", default="", help="DATABASE_URL (default: SQLite in the temporary folder)")
     parser.add_argument("--debounce", type=int, default=None, help="PUSH_DEBOUNCE_SECONDS (default: the service's)")
     parser.add_argument("--change-timeout", type=float, default=60.0, help="seconds before a change is lost")

@@ -114,3 +114,35 @@ def test_the_minute_sweep_leaves_just_dispatched_calendars_alone(app: Flask, mak
     assert dispatch.claim_requested(now) == [calendar.id]
     assert calendar.id not in jobs.due_calendar_ids(now)
     assert calendar.id in jobs.due_calendar_ids(now + REDISPATCH_AFTER + timedelta(seconds=1))
+
+
+def test_a_sync_that_died_leaves_its_request_and_is_dispatched_when_its_lease_runs_out(
+    app: Flask, make_calendar: Any
+) -> None:
+    """A worker killed mid-sync: its calendar is queued again as soon as the lease expires, not after
+    REDISPATCH_AFTER, and without waiting for the interval."""
+    calendar = _row(make_calendar()["id"])
+    now = utcnow()
+    assert dispatch.claim_requested(now) == [calendar.id]
+    assert jobs._acquire_lease(calendar.id, now + timedelta(seconds=1)) is not None  # the sync starts … and dies
+    lease_ends = now + timedelta(seconds=1 + app.config["SYNC_LEASE_SECONDS"])
+    assert _row(calendar.object_id).sync_requested_at is not None
+    assert dispatch.claim_requested(lease_ends - timedelta(seconds=1)) == []
+    assert lease_ends < now + REDISPATCH_AFTER + timedelta(seconds=2)
+    assert dispatch.claim_requested(lease_ends + timedelta(seconds=1)) == [calendar.id]
+    row = _row(calendar.object_id)
+    assert row.lease_token is None  # the dead lease went with the claim: the next tick does not claim it again
+    assert dispatch.claim_requested(lease_ends + timedelta(seconds=2)) == []
+
+
+def test_a_finished_sync_answers_only_older_requests(app: Flask, make_calendar: Any) -> None:
+    calendar = _row(make_calendar()["id"])
+    started = utcnow()
+    for requested, remains in ((started - timedelta(seconds=1), False), (started + timedelta(seconds=1), True)):
+        row = _row(calendar.object_id)
+        row.sync_requested_at, row.sync_dispatched_at = requested, started
+        db.session.commit()
+        dispatch.answer_request(calendar.id, started)
+        db.session.commit()
+        row = _row(calendar.object_id)
+        assert (row.sync_requested_at is not None) is remains and row.sync_dispatched_at is None
