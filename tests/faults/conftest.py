@@ -27,7 +27,7 @@ from flask import Flask
 from config import PROJECT_ROOT, TestConfig
 from emulator.servers import RunningEmulators
 from tests.conftest import TEST_DATABASE_URL, using_postgres
-from tests.webhooks.conftest import Receiver
+from tests.webhooks.conftest import receiver  # noqa: F401  (webhook endpoint on loopback; not the emulator's)
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 APPLICATION_NAME = "faults-service"  # how the PostgreSQL test finds the service's own connections
@@ -195,16 +195,3 @@ def service(fault_env: dict[str, str], instance: Path) -> Iterator[Service]:
         yield running
     finally:
         running.stop()
-
-
-@pytest.fixture
-def hook_receiver() -> Iterator[Receiver]:
-    """A webhook endpoint on loopback that records every POST (tests.webhooks' receiver)."""
-    receiver = Receiver()
-    receiver.thread.start()
-    try:
-        yield receiver
-    finally:
-        receiver.server.shutdown()
-        receiver.server.server_close()
-        receiver.thread.join(timeout=5)

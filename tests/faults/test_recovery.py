@@ -66,11 +66,10 @@ def _report(name: str, seconds: float) -> None:
 
 
 def test_worker_sigkill_with_syncs_and_deliveries_in_flight(
-    service: Service, google: Provider, hook_receiver: Receiver
+    service: Service, google: Provider, receiver: Receiver
 ) -> None:
     """The issue's scenario: 20 syncs (slowed by the emulator) and 4 deliveries in flight, SIGKILL of the
     worker. A new worker within 30 s, every interrupted sync done within 90 s, every delivery received."""
-    receiver = hook_receiver
     key = _project_key(service)
     seed_events(google, [{"user": ALICE, "summary": f"E{i}", "start": at(i + 1), "end": at(i + 2)} for i in range(3)])
     token = google_refresh_token(google)
