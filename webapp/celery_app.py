@@ -44,6 +44,8 @@ CELERY_SETTINGS: dict[str, Any] = {
     "task_publish_retry": False,
     "broker_connection_timeout": 3,
     "timezone": "UTC",
+    # Syncs and deliveries mostly wait on the network: threads give cheap concurrency (SYNC_CONCURRENCY).
+    "worker_pool": "threads",
     # The beat keeps its schedule in memory (webapp.scheduler): every job is a short interval, and
     # no file is shared by two beats that start by mistake.
     "beat_scheduler": "webapp.scheduler:LeasedScheduler",
@@ -74,7 +76,7 @@ def _build(app: Flask) -> Celery:
                 return self.run(*args, **kwargs)
 
     celery = Celery(app.import_name, task_cls=FlaskTask)
-    celery.conf.update(CELERY_SETTINGS, **broker_settings(app))
+    celery.conf.update(CELERY_SETTINGS, worker_concurrency=app.config["SYNC_CONCURRENCY"], **broker_settings(app))
     celery.conf.update(app.config.get("CELERY", {}))
     celery.flask_app = app  # the beat's scheduler (webapp.scheduler) reaches the database through it
     celery.set_default()
@@ -93,7 +95,7 @@ def _build(app: Flask) -> Celery:
 def enqueue(name: str, *args: Any, countdown: float | None = None) -> None:
     """Queue task *name*; call only after the commit that makes its arguments exist.
 
-    The intent is already in the database (``sync_requested_at``, pending rows), so a broker that is
+    The intent is already in the database (``next_sync_at``, pending rows), so a broker that is
     down only delays the work until the periodic sweep: it is logged, never raised to the caller.
     """
     celery = celery_for(current_app)

@@ -138,8 +138,10 @@ def rotate(batch_size: int) -> None:
     show_default=True,
     help="Also run a Celery worker and the beat scheduler, restarted if they exit (one-machine setup).",
 )
-@click.option("--worker-concurrency", default=8, show_default=True, type=int, help="Sync worker threads.")
-def serve(host: str, port: int, workers: int, with_worker: bool, worker_concurrency: int) -> None:
+@click.option(
+    "--worker-concurrency", default=None, type=int, help="Sync worker threads [default: SYNC_CONCURRENCY, 16]."
+)
+def serve(host: str, port: int, workers: int, with_worker: bool, worker_concurrency: int | None) -> None:
     """Apply migrations, then serve the app with gunicorn, and run the sync worker and scheduler, supervised."""
     from webapp import server
 

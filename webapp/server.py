@@ -145,12 +145,14 @@ def gunicorn(listener: socket.socket, workers: int) -> Child:
     return Child("gunicorn", command, restart=False, pass_fds=(listener.fileno(),))
 
 
-def celery_worker(concurrency: int) -> Child:
-    """Syncs and deliveries mostly wait on the network, so threads give cheap concurrency."""
+def celery_worker(concurrency: int | None) -> Child:
+    """A thread pool of SYNC_CONCURRENCY threads (webapp.celery_app), unless *concurrency* says otherwise."""
     command = [
         sys.executable, "-m", "celery", "-A", "wsgi:celery_app", "worker", "--loglevel", "INFO",
-        "--pool", "threads", "--concurrency", str(concurrency), "--without-gossip", "--without-mingle",
+        "--without-gossip", "--without-mingle",
     ]  # fmt: skip
+    if concurrency is not None:
+        command += ["--concurrency", str(concurrency)]
     return Child("celery worker", command, restart=True)
 
 
@@ -190,7 +192,7 @@ def _pid(child: Child) -> int | None:
     return child.process.pid if child.process is not None else None
 
 
-def serve(listener: socket.socket, *, workers: int, with_worker: bool, worker_concurrency: int) -> int:
+def serve(listener: socket.socket, *, workers: int, with_worker: bool, worker_concurrency: int | None) -> int:
     """Start gunicorn on *listener* (and the worker and beat), supervise them; returns the exit status."""
     stop_requested: list[int] = []
 

@@ -104,7 +104,7 @@ def test_ids_are_distinct(make_calendar: Any) -> None:
 
 
 def test_first_sync_is_queued_with_the_create(make_calendar: Any) -> None:
-    assert _row(make_calendar()["id"]).sync_requested_at is not None
+    assert _row(make_calendar()["id"]).next_sync_at is not None
 
 
 # --- POST /calendars: field rules ---------------------------------------------------------------
@@ -410,7 +410,7 @@ def test_patch_credentials_are_reencrypted_and_a_sync_is_queued(
     created = make_calendar()
     before = _row(created["id"])
     old = {"client_secret": before.client_secret_ciphertext, "refresh_token": before.refresh_token_ciphertext}
-    before.sync_requested_at = None
+    before.next_sync_at = None
     db.session.commit()
     response = _patch(client, auth, created["id"], changes)
     assert response.status_code == 200
@@ -420,7 +420,7 @@ def test_patch_credentials_are_reencrypted_and_a_sync_is_queued(
         k: v for k, v in created.items() if k != "updated_at"
     }
     after = _row(created["id"])
-    assert after.sync_requested_at is not None
+    assert after.next_sync_at is not None
     stored = {
         "client_secret": after.client_secret_ciphertext,
         "refresh_token": after.refresh_token_ciphertext,
@@ -465,7 +465,7 @@ def test_patch_keeps_a_disconnected_calendar_disconnected_until_its_sync_succeed
     assert body["id"] == created["id"]
     assert body["state"] == "disconnected"
     assert body["connection_failure_data"] == failure
-    assert _row(created["id"]).sync_requested_at is not None
+    assert _row(created["id"]).next_sync_at is not None
 
 
 def _patch_error_rows() -> list[Any]:

@@ -171,11 +171,11 @@ def test_calendar_page_shows_fields_failure_history_and_events(
 def test_sync_now(dash: FlaskClient, project: Project, make_calendar: Any) -> None:
     cal = make_calendar()
     row = calendar_row(cal["id"])
-    row.sync_requested_at = None
+    row.next_sync_at = None
     db.session.commit()
     response = dash.post(f"{base(project)}/calendars/{cal['id']}/sync")
     assert response.status_code == 303
-    assert calendar_row(cal["id"]).sync_requested_at is not None
+    assert calendar_row(cal["id"]).next_sync_at is not None
     assert "A sync was requested" in text(dash.get(response.headers["Location"]))
 
 
@@ -225,12 +225,12 @@ def test_bulk_sync_a_failure_group(dash: FlaskClient, project: Project, make_cal
         disconnect(cal, "client_secret_invalid")
     disconnect(other, "token_revoked")
     for cal in (*group, other):
-        calendar_row(cal).sync_requested_at = None
+        calendar_row(cal).next_sync_at = None
     db.session.commit()
     response = dash.post(base(project) + "/failures/client_secret_invalid/sync")
     assert response.status_code == 303
-    assert all(calendar_row(c).sync_requested_at is not None for c in group)
-    assert calendar_row(other).sync_requested_at is None
+    assert all(calendar_row(c).next_sync_at is not None for c in group)
+    assert calendar_row(other).next_sync_at is None
     assert "requested for 2 calendars" in text(dash.get(response.headers["Location"]))
     assert dash.post(base(project) + "/failures/no_such_code/sync").status_code == 404
 

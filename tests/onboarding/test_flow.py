@@ -69,7 +69,7 @@ def test_google_flow_creates_the_calendar_through_the_api_create_logic(
     assert calendar.meta == {"user": "42"} and calendar.deduplication_key == "user-42"
     assert crypto.decrypt(calendar.client_secret_ciphertext) == APP_CLIENT_SECRET
     assert crypto.decrypt(calendar.refresh_token_ciphertext).startswith("1//")
-    assert calendar.sync_requested_at is not None
+    assert calendar.next_sync_at is not None
 
     # The Continue button returns to the integrator with the calendar, its state and the session.
     continue_href = html.split('id="continue"')[0].rsplit('href="', 1)[1].split('"')[0].replace("&amp;", "&")

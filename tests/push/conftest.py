@@ -43,14 +43,14 @@ def served_app(_session_app: Flask, emulators: RunningEmulators, tmp_path: Path)
 @pytest.fixture
 def eager(served_app: Flask) -> Iterator[None]:
     """Queued tasks run at once, in the caller; and a thread plays the beat's dispatcher, looking
-    for requested syncs every 0.2 s (the beat does it every second)."""
+    for due syncs every 0.2 s (the beat does it every second)."""
     celery = celery_for(served_app)
     celery.conf.task_always_eager = True
     stop = threading.Event()
 
     def dispatcher() -> None:
         while not stop.wait(0.2):
-            celery.tasks["sync.dispatch_requested"].apply()
+            celery.tasks["sync.dispatch_due"].apply()
 
     thread = threading.Thread(target=dispatcher, name="test-dispatcher", daemon=True)
     thread.start()

@@ -24,6 +24,13 @@ from webapp.sync import dispatch, jobs
 from webapp.webhooks import service as webhooks
 
 
+def _wants_a_sync_soon(calendar_id: int) -> bool:
+    """A notification asked for a sync: due within the debounce, not at the end of the interval."""
+    db.session.expire_all()
+    due = db.session.get(Calendar, calendar_id).next_sync_at  # type: ignore[union-attr]
+    return due is not None and due <= utcnow() + timedelta(minutes=1)
+
+
 def _project() -> Project:
     return projects.create_project(name="Push")[0]
 
@@ -101,13 +108,11 @@ def test_forged_google_notifications_are_refused_and_change_nothing(served_app: 
     assert _post(served_app, "/push/google", headers=wrong_resource).status_code == 403
     unknown = {**good, "X-Goog-Channel-ID": "no-such-channel", "X-Goog-Channel-Token": "x"}
     assert _post(served_app, "/push/google", headers=unknown).status_code == 200
-    db.session.expire_all()
-    assert db.session.get(Calendar, calendar.id).sync_requested_at is None  # type: ignore[union-attr]
+    assert not _wants_a_sync_soon(calendar.id)
     # The emulator's own notification carries the real token and is accepted.
     deliveries = google.control("notify", {"channel_id": channel.channel_id, "state": "exists"})["deliveries"]
     assert [d["status"] for d in deliveries] == [200]
-    db.session.expire_all()
-    assert db.session.get(Calendar, calendar.id).sync_requested_at is not None  # type: ignore[union-attr]
+    assert _wants_a_sync_soon(calendar.id)
 
 
 def test_a_burst_of_notifications_queues_one_sync(served_app: Flask, google: Provider) -> None:
@@ -118,14 +123,14 @@ def test_a_burst_of_notifications_queues_one_sync(served_app: Flask, google: Pro
     for _ in range(5):
         google.control("notify", {"channel_id": channel.channel_id, "state": "exists"})
     db.session.expire_all()
-    wanted_at = db.session.get(Calendar, calendar.id).sync_requested_at  # type: ignore[union-attr]
+    wanted_at = db.session.get(Calendar, calendar.id).next_sync_at  # type: ignore[union-attr]
     debounce = timedelta(seconds=served_app.config["PUSH_DEBOUNCE_SECONDS"])
     assert wanted_at is not None and before + debounce <= wanted_at <= utcnow() + debounce
     # Nothing is queued before the debounce is over; then the burst is queued once.
-    assert dispatch.claim_requested(utcnow()) == []
+    assert dispatch.claim_due(utcnow()) == []
     after = wanted_at + timedelta(milliseconds=1)
-    assert dispatch.claim_requested(after) == [calendar.id]
-    assert dispatch.claim_requested(after) == []
+    assert dispatch.claim_due(after) == [calendar.id]
+    assert dispatch.claim_due(after) == []
 
 
 def test_google_channels_are_renewed_before_expiry_and_the_old_one_stopped(served_app: Flask, google: Provider) -> None:
@@ -174,8 +179,7 @@ def test_microsoft_subscription_handshake_notifications_and_lifecycle(served_app
     assert channel.expires_at <= now + timedelta(minutes=4231)
 
     def calendar_requested() -> bool:
-        db.session.expire_all()
-        return db.session.get(Calendar, calendar.id).sync_requested_at is not None  # type: ignore[union-attr]
+        return _wants_a_sync_soon(calendar.id)
 
     forged = {"value": [{"subscriptionId": channel.channel_id, "clientState": "forged", "changeType": "updated"}]}
     assert _post(served_app, "/push/microsoft", json=forged).status_code == 403

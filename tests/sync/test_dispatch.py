@@ -1,7 +1,8 @@
-"""Requested syncs are recorded in the database and queued by the worker's dispatcher, once each."""
+"""Due syncs are recorded in the database (next_sync_at) and queued by the worker's dispatcher, once each."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -25,9 +26,9 @@ def _row(object_id: str) -> Calendar:
 def test_a_created_calendar_is_dispatched_once(app: Flask, make_calendar: Any) -> None:
     calendar = _row(make_calendar()["id"])
     now = utcnow()
-    assert dispatch.claim_requested(now) == [calendar.id]
+    assert dispatch.claim_due(now) == [calendar.id]
     assert _row(calendar.object_id).sync_dispatched_at == now
-    assert dispatch.claim_requested(now + timedelta(seconds=1)) == []  # queued already
+    assert dispatch.claim_due(now + timedelta(seconds=1)) == []  # queued already
 
 
 def test_creating_a_calendar_queues_nothing_from_the_web_process(
@@ -43,15 +44,15 @@ def test_creating_a_calendar_queues_nothing_from_the_web_process(
     assert "celery" not in app.extensions
 
 
-def test_oldest_request_first_and_only_due_ones(app: Flask, make_calendar: Any) -> None:
+def test_earliest_due_first_and_only_due_ones(app: Flask, make_calendar: Any) -> None:
     first, second, later = (_row(make_calendar(deduplication_key=k)["id"]) for k in ("a", "b", "c"))
     now = utcnow()
-    first.sync_requested_at = now - timedelta(seconds=5)
-    second.sync_requested_at = now - timedelta(seconds=10)
-    later.sync_requested_at = now + timedelta(seconds=2)  # a push notification's debounce
+    first.next_sync_at = now - timedelta(seconds=5)
+    second.next_sync_at = now - timedelta(seconds=10)
+    later.next_sync_at = now + timedelta(seconds=2)  # a push notification's debounce
     db.session.commit()
-    assert dispatch.claim_requested(now) == [second.id, first.id]
-    assert dispatch.claim_requested(now + timedelta(seconds=2)) == [later.id]
+    assert dispatch.claim_due(now) == [second.id, first.id]
+    assert dispatch.claim_due(now + timedelta(seconds=2)) == [later.id]
 
 
 def test_busy_or_backing_off_calendars_wait(app: Flask, make_calendar: Any) -> None:
@@ -61,8 +62,8 @@ def test_busy_or_backing_off_calendars_wait(app: Flask, make_calendar: Any) -> N
     backing_off = _row(backing_off.object_id)
     backing_off.next_attempt_at = now + timedelta(seconds=30)
     db.session.commit()
-    assert dispatch.claim_requested(now) == []
-    assert dispatch.claim_requested(now + timedelta(seconds=31)) == [backing_off.id]
+    assert dispatch.claim_due(now) == []
+    assert dispatch.claim_due(now + timedelta(seconds=31)) == [backing_off.id]
 
 
 def test_a_sync_answers_the_request_and_a_new_request_is_dispatched_again(
@@ -70,50 +71,42 @@ def test_a_sync_answers_the_request_and_a_new_request_is_dispatched_again(
 ) -> None:
     calendar = _row(make_calendar()["id"])
     now = utcnow()
-    assert dispatch.claim_requested(now) == [calendar.id]
+    assert dispatch.claim_due(now) == [calendar.id]
     # The sync clears both marks as it starts (the provider is not reachable here: it fails, retried later).
     monkeypatch.setitem(app.config, "GOOGLE_TOKEN_URL", "http://127.0.0.1:9/token")
     jobs.sync_calendar(calendar.id, now=now)
     row = _row(calendar.object_id)
     assert row.sync_dispatched_at is None
-    row.sync_requested_at, row.next_attempt_at = now + timedelta(seconds=1), None  # asked for again
+    row.next_sync_at, row.next_attempt_at = now + timedelta(seconds=1), None  # asked for again
     db.session.commit()
-    assert dispatch.claim_requested(now + timedelta(seconds=1)) == [calendar.id]
+    assert dispatch.claim_due(now + timedelta(seconds=1)) == [calendar.id]
 
 
 def test_a_sync_that_finds_the_calendar_busy_leaves_the_request_for_later(app: Flask, make_calendar: Any) -> None:
     calendar = _row(make_calendar()["id"])
     now = utcnow()
-    assert dispatch.claim_requested(now) == [calendar.id]
+    assert dispatch.claim_due(now) == [calendar.id]
     assert jobs._acquire_lease(calendar.id, now) is not None  # another sync runs
     assert jobs.sync_calendar(calendar.id, now=now).outcome == "skipped"
     row = _row(calendar.object_id)
-    assert row.sync_requested_at is not None and row.sync_dispatched_at is None
+    assert row.next_sync_at is not None and row.sync_dispatched_at is None
     row.lease_token, row.lease_expires_at = None, None  # that sync ends
     db.session.commit()
-    assert dispatch.claim_requested(now) == [calendar.id]
+    assert dispatch.claim_due(now) == [calendar.id]
 
 
 def test_a_lost_dispatch_is_repeated(app: Flask, make_calendar: Any) -> None:
     calendar = _row(make_calendar()["id"])
     now = utcnow()
-    assert dispatch.claim_requested(now) == [calendar.id]
-    assert dispatch.claim_requested(now + REDISPATCH_AFTER - timedelta(seconds=1)) == []
-    assert dispatch.claim_requested(now + REDISPATCH_AFTER + timedelta(seconds=1)) == [calendar.id]
+    assert dispatch.claim_due(now) == [calendar.id]
+    assert dispatch.claim_due(now + REDISPATCH_AFTER - timedelta(seconds=1)) == []
+    assert dispatch.claim_due(now + REDISPATCH_AFTER + timedelta(seconds=1)) == [calendar.id]
 
 
-def test_the_beat_dispatches_every_second(app: Flask) -> None:
-    entry = celery_for(app).conf.beat_schedule["sync-requested-calendars"]
-    assert entry["task"] == "sync.dispatch_requested" and entry["schedule"] == 1.0
-
-
-def test_the_minute_sweep_leaves_just_dispatched_calendars_alone(app: Flask, make_calendar: Any) -> None:
-    calendar = _row(make_calendar()["id"])
-    now = utcnow()
-    assert calendar.id in jobs.due_calendar_ids(now)
-    assert dispatch.claim_requested(now) == [calendar.id]
-    assert calendar.id not in jobs.due_calendar_ids(now)
-    assert calendar.id in jobs.due_calendar_ids(now + REDISPATCH_AFTER + timedelta(seconds=1))
+def test_the_beat_dispatches_every_second_and_nothing_else_queues_syncs(app: Flask) -> None:
+    schedule = celery_for(app).conf.beat_schedule
+    assert schedule["sync-due-calendars"] == {"task": "sync.dispatch_due", "schedule": 1.0, "options": {"expires": 10}}
+    assert not [e for e in schedule.values() if e["task"] == "sync.calendar"]
 
 
 def test_a_sync_that_died_leaves_its_request_and_is_dispatched_when_its_lease_runs_out(
@@ -123,26 +116,95 @@ def test_a_sync_that_died_leaves_its_request_and_is_dispatched_when_its_lease_ru
     REDISPATCH_AFTER, and without waiting for the interval."""
     calendar = _row(make_calendar()["id"])
     now = utcnow()
-    assert dispatch.claim_requested(now) == [calendar.id]
+    assert dispatch.claim_due(now) == [calendar.id]
     assert jobs._acquire_lease(calendar.id, now + timedelta(seconds=1)) is not None  # the sync starts … and dies
     lease_ends = now + timedelta(seconds=1 + app.config["SYNC_LEASE_SECONDS"])
-    assert _row(calendar.object_id).sync_requested_at is not None
-    assert dispatch.claim_requested(lease_ends - timedelta(seconds=1)) == []
+    assert _row(calendar.object_id).next_sync_at is not None
+    assert dispatch.claim_due(lease_ends - timedelta(seconds=1)) == []
     assert lease_ends < now + REDISPATCH_AFTER + timedelta(seconds=2)
-    assert dispatch.claim_requested(lease_ends + timedelta(seconds=1)) == [calendar.id]
+    assert dispatch.claim_due(lease_ends + timedelta(seconds=1)) == [calendar.id]
     row = _row(calendar.object_id)
     assert row.lease_token is None  # the dead lease went with the claim: the next tick does not claim it again
-    assert dispatch.claim_requested(lease_ends + timedelta(seconds=2)) == []
+    assert dispatch.claim_due(lease_ends + timedelta(seconds=2)) == []
 
 
-def test_a_finished_sync_answers_only_older_requests(app: Flask, make_calendar: Any) -> None:
+def test_a_finished_sync_keeps_a_request_made_during_it_and_else_sets_the_next_interval(
+    app: Flask, make_calendar: Any
+) -> None:
     calendar = _row(make_calendar()["id"])
     started = utcnow()
-    for requested, remains in ((started - timedelta(seconds=1), False), (started + timedelta(seconds=1), True)):
+    interval = timedelta(minutes=app.config["SYNC_INTERVAL_MINUTES"])
+    for due, expected in ((started - timedelta(seconds=1), None), (started + timedelta(seconds=1), "kept")):
         row = _row(calendar.object_id)
-        row.sync_requested_at, row.sync_dispatched_at = requested, started
+        row.next_sync_at, row.sync_dispatched_at = due, started
         db.session.commit()
-        dispatch.answer_request(calendar.id, started)
+        dispatch.finish(calendar.id, started, dispatch.next_interval(started))
         db.session.commit()
         row = _row(calendar.object_id)
-        assert (row.sync_requested_at is not None) is remains and row.sync_dispatched_at is None
+        assert row.sync_dispatched_at is None
+        if expected == "kept":
+            assert row.next_sync_at == due
+        else:
+            assert row.next_sync_at is not None
+            assert started + interval * (1 - dispatch.INTERVAL_JITTER) <= row.next_sync_at <= started + interval
+
+
+def test_no_calendar_is_queued_twice_by_concurrent_dispatchers(app: Flask, make_calendar: Any) -> None:
+    """Two beats (or an orphan) tick at once: each calendar goes to exactly one of them."""
+    ids = [_row(make_calendar(deduplication_key=f"k{i}")["id"]).id for i in range(30)]
+    now = utcnow()
+    results: list[list[int]] = []
+
+    def tick() -> None:
+        with app.app_context():
+            results.append(dispatch.claim_due(now))
+
+    threads = [threading.Thread(target=tick) for _ in range(4)]
+    if db.engine.url.get_backend_name() == "sqlite":  # in-memory SQLite: one database per thread
+        threads = []
+        results = [dispatch.claim_due(now) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    claimed = [c for result in results for c in result]
+    assert sorted(claimed) == sorted(ids)
+
+
+def test_the_queue_never_holds_more_than_its_limit(app: Flask, make_calendar: Any) -> None:
+    """A backlog stays in the database, due-time ordered, instead of growing the broker's queue."""
+    app.config["SYNC_QUEUE_LIMIT"] = 5
+    for i in range(12):
+        make_calendar(deduplication_key=f"k{i}")
+    now = utcnow()
+    assert len(dispatch.claim_due(now)) == 5
+    assert dispatch.claim_due(now) == []  # five queued, none started
+    started = db.session.scalars(db.select(Calendar.id).where(Calendar.sync_dispatched_at.is_not(None))).all()
+    for calendar_id in started[:3]:
+        jobs._acquire_lease(calendar_id, now)  # three start: room for three more
+    assert len(dispatch.claim_due(now)) == 3
+    # Lost messages do not hold the queue forever.
+    assert len(dispatch.claim_due(now + REDISPATCH_AFTER + timedelta(seconds=1))) == 5
+
+
+def test_a_duplicate_message_finds_nothing_to_do(app: Flask, make_calendar: Any, monkeypatch: Any) -> None:
+    calendar = _row(make_calendar()["id"])
+    now = utcnow()
+    monkeypatch.setitem(app.config, "GOOGLE_TOKEN_URL", "http://127.0.0.1:9/token")
+    assert jobs.sync_if_due(calendar.id, now=now).outcome == "failure"  # retried after a backoff
+    assert jobs.sync_if_due(calendar.id, now=now).outcome == "skipped"  # not due until then
+
+
+def test_a_request_during_a_sync_and_push_debounce_share_one_clock(app: Flask, make_calendar: Any) -> None:
+    calendar = _row(make_calendar()["id"])
+    now = utcnow()
+    row = _row(calendar.object_id)
+    row.next_sync_at, row.last_attempted_sync_at = now + timedelta(minutes=30), now
+    db.session.commit()
+    assert dispatch.want_sync_at([calendar.id], now + timedelta(seconds=2)) == 1  # brought forward
+    assert dispatch.want_sync_at([calendar.id], now + timedelta(seconds=3)) == 0  # one due sooner already
+    row = _row(calendar.object_id)
+    row.next_sync_at = now - timedelta(seconds=1)  # taken up by the sync that started at *now*
+    db.session.commit()
+    assert dispatch.want_sync_at([calendar.id], now + timedelta(seconds=2)) == 1  # a sync of its own
+    assert _row(calendar.object_id).next_sync_at == now + timedelta(seconds=2)

@@ -14,7 +14,7 @@ from tests.sync.conftest import stored_events as _events
 from tests.sync.conftest import sync_now as _sync
 from webapp.extensions import db, utcnow
 from webapp.models import CalendarStateChange, Platform, SyncAttempt
-from webapp.sync import jobs
+from webapp.sync import dispatch, jobs
 
 
 def test_first_sync_fills_platform_uuid_and_events(
@@ -130,7 +130,7 @@ def test_revoked_grant_disconnects_with_the_right_code(
     changes = db.session.scalars(select(CalendarStateChange).where(CalendarStateChange.calendar_id == calendar.id))
     assert [(c.from_state, c.to_state, c.code) for c in changes] == [("connected", "disconnected", "token_revoked")]
     # Disconnected calendars wait for new credentials: nothing is due.
-    assert calendar.id not in jobs.due_calendar_ids(utcnow())
+    assert dispatch.claim_due(utcnow()) == []
 
 
 def test_reconnect_by_patch_makes_it_connected_again(
@@ -145,7 +145,7 @@ def test_reconnect_by_patch_makes_it_connected_again(
         headers=auth,
     )
     assert patched.status_code == 200 and patched.get_json()["id"] == calendar.object_id
-    assert calendar.id in jobs.due_calendar_ids(utcnow())
+    assert dispatch.claim_due(utcnow()) == [calendar.id]
     assert _sync(calendar).outcome == "success"
     body = client.get(f"/api/v1/calendars/{calendar.object_id}", headers=auth).get_json()
     assert body["state"] == "connected" and body["connection_failure_data"] is None
@@ -174,8 +174,8 @@ def test_429_with_retry_after_is_honoured(google: Provider, connect: MakeCalenda
     assert calendar.next_attempt_at is not None
     assert 6.5 <= (calendar.next_attempt_at - now).total_seconds() <= 7.5
     # Not due before the wait is over, due after it.
-    assert calendar.id not in jobs.due_calendar_ids(now)
-    assert calendar.id in jobs.due_calendar_ids(calendar.next_attempt_at)
+    assert dispatch.claim_due(now) == []
+    assert dispatch.claim_due(calendar.next_attempt_at) == [calendar.id]
 
 
 def test_a_burst_of_5xx_is_retried_and_then_succeeds(google: Provider, connect: MakeCalendar) -> None:
@@ -205,7 +205,7 @@ def test_a_calendar_being_synced_elsewhere_is_skipped(google: Provider, connect:
     now = utcnow()
     assert jobs._acquire_lease(calendar.id, now) is not None
     assert jobs.sync_calendar(calendar.id, now=now).outcome == "skipped"
-    assert calendar.id not in jobs.due_calendar_ids(now)
+    assert dispatch.claim_due(now) == []
 
 
 def test_testing_mode_client_tokens_die_after_seven_days(

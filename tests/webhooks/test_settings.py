@@ -27,7 +27,7 @@ def test_webhook_settings_have_defaults_and_read_the_environment(tmp_path: Path)
 def test_beat_runs_both_the_sync_fan_out_and_the_webhook_sweep(app: Flask) -> None:
     schedule = celery_for(app).conf.beat_schedule
     assert schedule["webhooks-sweep"] == {"task": "webhooks.sweep", "schedule": 15.0, "options": {"expires": 15}}
-    assert schedule["sync-due-calendars"]["task"] == "sync.enqueue_due"
+    assert schedule["sync-due-calendars"]["task"] == "sync.dispatch_due"
     assert {"webhooks.deliver", "webhooks.sweep"} <= set(celery_for(app).tasks)
 
 

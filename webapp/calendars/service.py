@@ -63,7 +63,7 @@ def create_calendar(
         "updated_at": now,
         "last_successful_sync_at": None,
         "last_attempted_sync_at": None,
-        "sync_requested_at": now,
+        "next_sync_at": now,
         "failure_count": 0,
         "refresh_token_issued_at": now,
     }
@@ -116,7 +116,7 @@ def update_calendar(
     if metadata is not None:
         calendar.meta = metadata
     calendar.updated_at = now
-    calendar.sync_requested_at = now
+    calendar.next_sync_at = now
     calendar.next_attempt_at = None  # new credentials deserve an attempt now, not after a backoff
     db.session.commit()
     return calendar
@@ -124,7 +124,7 @@ def update_calendar(
 
 def request_sync(*, calendar: Calendar) -> Calendar:
     """Ask for a sync now: the worker's dispatcher queues it within a second (webapp.sync.dispatch)."""
-    calendar.sync_requested_at = utcnow()
+    calendar.next_sync_at = utcnow()
     calendar.next_attempt_at = None
     db.session.commit()
     return calendar

@@ -34,15 +34,17 @@ class Calendar(Model):
         # Backs the newest-first cursor listing (and its filters) without a sort.
         Index("ix_calendar_project_id_id", "project_id", "id"),
         Index("ix_calendar_state_next_attempt_at", "state", "next_attempt_at"),
-        # The dispatcher's look, every second, for requested syncs: only the requested rows. The
-        # WHERE is declared for PostgreSQL only: naming a SQLite option too would make every web
-        # worker load SQLAlchemy's SQLite dialect to check it (0.5 MB). SQLite gets the partial
-        # index from migration 0008 all the same; create_all (the SQLite tests) builds a full one,
-        # which serves the same query.
+        # The dispatcher's look, every second, for due syncs, oldest first. The WHERE is declared
+        # for PostgreSQL only: naming a SQLite option too would make every web worker load
+        # SQLAlchemy's SQLite dialect to check it (0.5 MB). SQLite gets the partial index from
+        # migration 0014 all the same; create_all (the SQLite tests) builds a full one, which
+        # serves the same query.
+        Index("ix_calendar_next_sync_at", "next_sync_at", postgresql_where=text("next_sync_at IS NOT NULL")),
+        # The dispatcher's count of syncs queued and not yet started (SYNC_QUEUE_LIMIT).
         Index(
-            "ix_calendar_sync_requested_at",
-            "sync_requested_at",
-            postgresql_where=text("sync_requested_at IS NOT NULL"),
+            "ix_calendar_sync_dispatched_at",
+            "sync_dispatched_at",
+            postgresql_where=text("sync_dispatched_at IS NOT NULL"),
         ),
     )
 
@@ -64,10 +66,13 @@ class Calendar(Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_successful_sync_at: Mapped[datetime | None]
     last_attempted_sync_at: Mapped[datetime | None]
-    # When a sync is wanted (creation, new credentials, a request: now; a push notification: a
-    # moment later, so a burst makes one sync). The dispatcher queues it; the sync clears it.
-    sync_requested_at: Mapped[datetime | None]
-    # When the dispatcher queued the requested sync (so it is queued once); the sync clears it.
+    # When the next sync is due: one clock for every reason to sync (webapp.sync.dispatch). A
+    # request (creation, new credentials, the API, the dashboard) makes it now; a push notification
+    # a moment later, so a burst makes one sync; a finished sync the next interval; a transient
+    # failure the end of its backoff. None: nothing is due (a disconnected calendar waits for new
+    # credentials).
+    next_sync_at: Mapped[datetime | None]
+    # When the dispatcher queued the due sync (so it is queued once); the sync's end clears it.
     sync_dispatched_at: Mapped[datetime | None]
     # Provider cursor: Google's nextSyncToken or Microsoft's whole deltaLink, with the window it covers.
     sync_state: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -7,37 +7,24 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 from werkzeug.datastructures import Headers
 
 from webapp.extensions import db, utcnow
-from webapp.models import Calendar
 from webapp.models.push import PushChannel
+from webapp.sync import dispatch
 
 log = logging.getLogger(__name__)
 
 
 def request_push_sync(calendar_id: int, now: datetime) -> bool:
     """Debounce: the first notification of a burst asks for a sync a few seconds from now (the
-    dispatcher queues it then); later ones find ``sync_requested_at`` already set and do nothing.
+    dispatcher queues it then); later ones find a sync due sooner already and change nothing.
 
-    A request that a running sync will answer (made before it started) is moved to the new time,
-    so a change that lands during a sync gets a sync of its own.
+    A change that lands during a sync gets a sync of its own (``dispatch.want_sync_at``).
     """
     wanted_at = now + timedelta(seconds=current_app.config["PUSH_DEBOUNCE_SECONDS"])
-    result = db.session.execute(
-        update(Calendar)
-        .where(
-            Calendar.id == calendar_id,
-            or_(
-                Calendar.sync_requested_at.is_(None),
-                Calendar.sync_requested_at <= Calendar.last_attempted_sync_at,
-            ),
-        )
-        .values(sync_requested_at=wanted_at)
-    )
-    db.session.commit()
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return dispatch.want_sync_at([calendar_id], wanted_at) == 1
 
 
 def _channel(channel_id: str | None, platform: str) -> PushChannel | None:

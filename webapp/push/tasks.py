@@ -1,4 +1,4 @@
-"""Push tasks: channel renewal and stops (the sync a notification asks for is dispatched by webapp.sync.dispatch)."""
+"""Push tasks: channel renewal and stops (the syncs they ask for are dispatched by webapp.sync.dispatch)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from celery import Celery
 from flask import current_app
 from sqlalchemy import select
 
-from webapp.celery_app import enqueue
 from webapp.extensions import db, utcnow
 from webapp.models.push import PushChannel
+from webapp.sync import dispatch
 
 BEAT_SCHEDULE = {
     "push-renew-expiring-channels": {"task": "push.renew_due", "schedule": 600.0},
@@ -23,11 +23,11 @@ BEAT_SCHEDULE = {
 def register(celery: Celery) -> None:
     @celery.task(name="push.renew_due", shared=False)  # type: ignore[untyped-decorator]
     def renew_due() -> None:
-        """Channels close to expiry get a sync now; the sync renews them."""
-        limit = utcnow() + timedelta(hours=current_app.config["PUSH_RENEW_BEFORE_HOURS"])
+        """Channels close to expiry get a sync now (through the dispatcher); the sync renews them."""
+        now = utcnow()
+        limit = now + timedelta(hours=current_app.config["PUSH_RENEW_BEFORE_HOURS"])
         ids = db.session.scalars(select(PushChannel.calendar_id).where(PushChannel.expires_at < limit).distinct())
-        for calendar_id in ids:
-            enqueue("sync.calendar", calendar_id)
+        dispatch.want_sync_at(list(ids), now)
 
     @celery.task(name="push.stop_channels", shared=False)  # type: ignore[untyped-decorator]
     def stop_channels() -> None:

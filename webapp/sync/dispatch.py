@@ -1,34 +1,42 @@
-"""Requested syncs go from the database to the queue here, every second, on the worker side.
+"""One scheduler for every sync: each calendar's ``next_sync_at``, claimed from the database every second.
 
-Whoever wants a sync (the API, the consent flow, the dashboard, a push notification, a retry after
-a transient failure) records when it is wanted in ``Calendar.sync_requested_at``, in the same
-commit as the change that calls for it. Nothing is published from that process: a web worker never
-loads the broker client, a request costs no publish, and no request is lost between a commit and
-a publish that failed. This task, run by the beat every second, queues each requested sync once.
+Whatever the reason to sync (creation, new credentials, the API, the dashboard, a push
+notification, a transient failure's retry, the interval), it is written as the time the next sync
+is due, in the same commit as the change that calls for it. Nothing is published from the web
+process: a web worker never loads the broker client, and no request is lost between a commit and
+a publish that failed. ``claim_due``, run by the beat every second, queues due syncs oldest first,
+in batches, marking each claim (``sync_dispatched_at``) so that no calendar is queued twice.
 
-A request stays until a sync that started after it finishes (``answer_request``), so nothing is
-lost with a worker: a sync whose worker died is queued again as soon as its lease runs out (at most
-``SYNC_LEASE_SECONDS``), and a queued message that never started a sync (lost with a broker or a
-killed worker) is queued again after ``REDISPATCH_AFTER``.
+Nothing is lost with a worker: a sync's end (success or recorded failure, ``finish``) is what sets
+the next due time, so a sync whose worker died is still due, and is queued again as soon as its
+lease runs out (at most ``SYNC_LEASE_SECONDS``); a queued message that never started a sync (lost
+with a broker or a killed worker) is queued again after ``REDISPATCH_AFTER``. At most
+``SYNC_QUEUE_LIMIT`` syncs wait in the broker at once: a backlog stays in the database, ordered by
+due time, instead of piling up (and going stale) in the queue.
 """
 
 from __future__ import annotations
 
+import random
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, case, or_, select, update
+from flask import current_app
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
 
 from webapp.extensions import db
 from webapp.models import Calendar
 
 # A queued sync that has not finished after this long (its message was lost) is queued again.
 REDISPATCH_AFTER = timedelta(seconds=60)
-BATCH = 500
+# Finished syncs are due again a little before the interval ends, by a random share of up to this,
+# so that calendars onboarded together spread out instead of coming due together forever.
+INTERVAL_JITTER = 0.05
 
 
-def _due(now: datetime) -> list[ColumnElement[bool]]:
+def _claimable(now: datetime) -> list[ColumnElement[bool]]:
     return [
-        Calendar.sync_requested_at <= now,
+        Calendar.next_sync_at <= now,
         or_(
             Calendar.sync_dispatched_at.is_(None),
             Calendar.sync_dispatched_at < now - REDISPATCH_AFTER,
@@ -39,17 +47,30 @@ def _due(now: datetime) -> list[ColumnElement[bool]]:
     ]
 
 
-def claim_requested(now: datetime) -> list[int]:
-    """Mark the calendars whose requested sync is due as dispatched, and return them (oldest request
-    first). The conditional UPDATE makes two dispatchers (two beats) claim each calendar once."""
+def queued(now: datetime) -> int:
+    """Syncs queued and not yet started (nor lost: those are queued again after REDISPATCH_AFTER)."""
+    waiting = and_(
+        Calendar.sync_dispatched_at >= now - REDISPATCH_AFTER,
+        or_(Calendar.lease_expires_at.is_(None), Calendar.lease_expires_at < now),
+    )
+    return int(db.session.scalar(select(func.count()).select_from(Calendar).where(waiting)) or 0)
+
+
+def claim_due(now: datetime) -> list[int]:
+    """Mark due calendars as dispatched, and return them (earliest due first), as many as the queue
+    has room for. The conditional UPDATE makes two dispatchers claim each calendar once."""
+    room = int(current_app.config["SYNC_QUEUE_LIMIT"]) - queued(now)
+    if room <= 0:
+        return []
     candidates = list(
-        db.session.scalars(select(Calendar.id).where(*_due(now)).order_by(Calendar.sync_requested_at).limit(BATCH))
+        db.session.scalars(select(Calendar.id).where(*_claimable(now)).order_by(Calendar.next_sync_at).limit(room))
     )
     if not candidates:
+        db.session.commit()
         return []
     claimed = db.session.scalars(
         update(Calendar)
-        .where(Calendar.id.in_(candidates), *_due(now))
+        .where(Calendar.id.in_(candidates), *_claimable(now))
         .values(sync_dispatched_at=now, lease_token=None, lease_expires_at=None)  # only dead leases match
         .returning(Calendar.id)
     ).all()
@@ -58,18 +79,53 @@ def claim_requested(now: datetime) -> list[int]:
     return sorted(claimed, key=order.__getitem__)
 
 
-def answer_request(calendar_id: int, started: datetime) -> None:
-    """A finished sync (success or recorded failure) answers every request made before it started.
+def is_due(calendar_id: int, now: datetime) -> bool:
+    """Whether a queued sync still has work to do (a duplicate message finds the sync already done)."""
+    due = db.session.scalar(select(Calendar.next_sync_at).where(Calendar.id == calendar_id))
+    return due is not None and due <= now
 
-    Only then, never as it starts: a sync whose worker dies leaves the request pending, and the
-    dispatcher queues it again. A request made during the sync is newer and stays for a sync of its own.
+
+def next_interval(now: datetime) -> datetime:
+    """When a calendar synced at *now* is due again: the interval, less a little jitter."""
+    interval = timedelta(minutes=current_app.config["SYNC_INTERVAL_MINUTES"])
+    return now + interval * (1 - random.uniform(0, INTERVAL_JITTER))
+
+
+def finish(calendar_id: int, started: datetime, following: datetime | None) -> None:
+    """A finished sync (success or recorded failure) sets when the next one is due: *following*,
+    unless a request made during the sync (due after *started*) asks for one of its own.
+
+    Only at the end, never as it starts: a sync whose worker dies leaves the calendar due.
     """
     db.session.execute(
         update(Calendar)
         .where(Calendar.id == calendar_id)
         .values(
             sync_dispatched_at=None,
-            sync_requested_at=case((Calendar.sync_requested_at <= started, None), else_=Calendar.sync_requested_at),
+            next_sync_at=case((Calendar.next_sync_at > started, Calendar.next_sync_at), else_=following),
         )
         .execution_options(synchronize_session=False)
     )
+
+
+def want_sync_at(calendar_ids: Iterable[int], wanted_at: datetime) -> int:
+    """Ask for a sync at *wanted_at*, unless one is due sooner; returns how many calendars changed.
+
+    A due time that a running sync has taken up (at or before its start) is replaced, so a change
+    that lands during a sync gets a sync of its own.
+    """
+    result = db.session.execute(
+        update(Calendar)
+        .where(
+            Calendar.id.in_(list(calendar_ids)),
+            or_(
+                Calendar.next_sync_at.is_(None),
+                Calendar.next_sync_at > wanted_at,
+                Calendar.next_sync_at <= Calendar.last_attempted_sync_at,
+            ),
+        )
+        .values(next_sync_at=wanted_at)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -73,7 +73,6 @@ def record_failure(calendar_id: int, failure: Failure, now: datetime, started: S
     Definitive failures disconnect at once; ``confirm`` ones after N consecutive failures over T;
     transient ones keep the state and retry with backoff until the retry budget is spent.
     """
-    dispatch.answer_request(calendar_id, now)
     calendar = db.session.get(Calendar, calendar_id)
     if calendar is None:
         return SyncResult("skipped")
@@ -89,17 +88,18 @@ def record_failure(calendar_id: int, failure: Failure, now: datetime, started: S
         change_state(calendar, CalendarState.DISCONNECTED, failure.code, now)
     elif calendar.state == CalendarState.CONNECTED.value and _retry_allowed(failure, calendar.failure_count):
         retry_in = backoff_seconds(failure, calendar.failure_count)
+    following: datetime | None  # when the next sync is due (webapp.sync.dispatch)
     if calendar.state == CalendarState.DISCONNECTED.value:
         calendar.connection_failure_data = failure_data(
             failure, now=now, attempts=calendar.failure_count, first_failed_at=calendar.first_failed_at
         )
-        calendar.next_attempt_at = None
+        calendar.next_attempt_at = following = None  # until new credentials arrive
     elif retry_in is not None:
-        # The retry is a request of its own, due when the backoff ends (a finished sync answers only
-        # the requests made before it started).
-        calendar.next_attempt_at = calendar.sync_requested_at = now + timedelta(seconds=retry_in)
+        calendar.next_attempt_at = following = now + timedelta(seconds=retry_in)
     else:
         calendar.next_attempt_at = None
+        following = dispatch.next_interval(now)
+    dispatch.finish(calendar_id, now, following)
     db.session.add(
         started.attempt(
             calendar.id,

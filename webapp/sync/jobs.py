@@ -1,4 +1,4 @@
-"""``sync_calendar``: the one use case that syncs a calendar, and the query that says which are due."""
+"""``sync_calendar``: the one use case that syncs a calendar."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import requests
 from flask import current_app
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import or_, update
 
 from webapp import crypto
 from webapp.extensions import db, utcnow
@@ -19,7 +19,6 @@ from webapp.providers.base import ProviderFailure, TokenSet, Window
 from webapp.providers.failures import Failure, classify_google_token_error, failure_for
 from webapp.push import service as push
 from webapp.sync import dispatch, health
-from webapp.sync.dispatch import REDISPATCH_AFTER
 from webapp.sync.events import apply_events
 from webapp.sync.result import Stopwatch, SyncResult
 from webapp.webhooks import service as webhooks
@@ -38,32 +37,13 @@ def sync_window(now: datetime) -> Window:
     )
 
 
-def due_calendar_ids(now: datetime, limit: int = 1000) -> list[int]:
-    """Calendars to sync now: connected ones not synced within the interval, and any with a request.
-
-    Disconnected calendars wait for new credentials (a PATCH or reconnect sets ``sync_requested_at``).
-    """
-    stale_before = now - timedelta(minutes=current_app.config["SYNC_INTERVAL_MINUTES"])
-    wanted = or_(
-        Calendar.sync_requested_at <= now,
-        and_(
-            Calendar.state == CalendarState.CONNECTED.value,
-            or_(Calendar.last_attempted_sync_at.is_(None), Calendar.last_attempted_sync_at < stale_before),
-        ),
-    )
-    query = (
-        select(Calendar.id)
-        .where(
-            wanted,
-            or_(Calendar.next_attempt_at.is_(None), Calendar.next_attempt_at <= now),
-            or_(Calendar.lease_expires_at.is_(None), Calendar.lease_expires_at < now),
-            # Not just queued by the dispatcher (webapp.sync.dispatch), unless that was long ago.
-            or_(Calendar.sync_dispatched_at.is_(None), Calendar.sync_dispatched_at < now - REDISPATCH_AFTER),
-        )
-        .order_by(Calendar.last_attempted_sync_at.asc().nulls_first(), Calendar.id)
-        .limit(limit)
-    )
-    return list(db.session.scalars(query))
+def sync_if_due(calendar_id: int, *, now: datetime) -> SyncResult:
+    """The queued task's entry: a duplicate message (redispatched while the first still waited)
+    finds the calendar no longer due and does nothing."""
+    if not dispatch.is_due(calendar_id, now):
+        db.session.commit()
+        return SyncResult("skipped")
+    return sync_calendar(calendar_id, now=now)
 
 
 def sync_calendar(calendar_id: int, *, now: datetime) -> SyncResult:
@@ -226,7 +206,7 @@ def _sync_with_provider(
             deleted_count=counts.deleted,
         )
     )
-    dispatch.answer_request(calendar.id, now)
+    dispatch.finish(calendar.id, now, dispatch.next_interval(now))
     deliveries = []
     if calendar.state != previous_state:
         deliveries += webhooks.record(calendar, health.STATE_CHANGE, now=now)

@@ -8,18 +8,17 @@ from webapp.celery_app import enqueue
 from webapp.extensions import utcnow
 from webapp.sync import dispatch
 
-# How often requested syncs are looked for (webapp.sync.dispatch): the most a request waits.
+# How often due syncs are looked for (webapp.sync.dispatch): the most a request waits.
 DISPATCH_SECONDS = 1.0
 
 # Every periodic job in one place.
 BEAT_SCHEDULE = {
     # A tick still queued after 10 s (workers busy) is dropped: a later tick does the same work.
-    "sync-requested-calendars": {
-        "task": "sync.dispatch_requested",
+    "sync-due-calendars": {
+        "task": "sync.dispatch_due",
         "schedule": DISPATCH_SECONDS,
         "options": {"expires": 10},
     },
-    "sync-due-calendars": {"task": "sync.enqueue_due", "schedule": 60.0},
 }
 
 
@@ -30,16 +29,9 @@ def register(celery: Celery) -> None:
     def sync_calendar(calendar_id: int) -> None:
         from webapp.sync import jobs
 
-        jobs.sync_calendar(calendar_id, now=utcnow())
+        jobs.sync_if_due(calendar_id, now=utcnow())
 
-    @celery.task(name="sync.enqueue_due", shared=False)  # type: ignore[untyped-decorator]
-    def enqueue_due() -> None:
-        from webapp.sync import jobs
-
-        for calendar_id in jobs.due_calendar_ids(utcnow()):
-            enqueue("sync.calendar", calendar_id)
-
-    @celery.task(name="sync.dispatch_requested", shared=False)  # type: ignore[untyped-decorator]
-    def dispatch_requested() -> None:
-        for calendar_id in dispatch.claim_requested(utcnow()):
+    @celery.task(name="sync.dispatch_due", shared=False)  # type: ignore[untyped-decorator]
+    def dispatch_due() -> None:
+        for calendar_id in dispatch.claim_due(utcnow()):
             enqueue("sync.calendar", calendar_id)
