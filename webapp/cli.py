@@ -121,6 +121,11 @@ def rotate(batch_size: int) -> None:
                 failed.append(calendar.object_id)  # left untouched: never overwrite what we cannot read
                 continue
             calendar.client_secret_ciphertext, calendar.refresh_token_ciphertext = secret, token
+            if calendar.access_token_ciphertext is not None:  # a cache: one that cannot be read is dropped
+                try:
+                    calendar.access_token_ciphertext = crypto.rotate(calendar.access_token_ciphertext)
+                except crypto.InvalidToken:
+                    calendar.access_token_ciphertext = calendar.access_token_expires_at = None
             rotated += 1
         db.session.commit()
     _emit({"rotated": rotated, "undecryptable": failed})

@@ -76,6 +76,8 @@ def test_strict_rotation_over_many_syncs_always_uses_the_newest_token(
     calendar = connect(Platform.MICROSOFT, microsoft_refresh_token(microsoft))
     for _ in range(6):
         stored = crypto.decrypt(calendar.refresh_token_ciphertext)
+        calendar.access_token_expires_at = utcnow()  # the last access token ran out: this sync refreshes
+        db.session.commit()
         microsoft.control("calls/clear")
         assert _sync(calendar).outcome == "success"
         refresh = [c for c in microsoft.calls("token") if c["grant_type"] == "refresh_token"]

@@ -113,6 +113,8 @@ def update_calendar(
     if refresh_token is not None:
         calendar.refresh_token_ciphertext = crypto.encrypt(refresh_token)
         calendar.refresh_token_issued_at = now
+    if client_secret is not None or refresh_token is not None:
+        calendar.access_token_ciphertext = calendar.access_token_expires_at = None  # issued to the old ones
     if metadata is not None:
         calendar.meta = metadata
     calendar.updated_at = now

@@ -85,6 +85,10 @@ class Calendar(Model):
     first_failed_at: Mapped[datetime | None]
     last_failure_code: Mapped[str | None] = mapped_column(String(64))
     refresh_token_issued_at: Mapped[datetime | None]
+    # The access token of the last refresh (Fernet, like the refresh token), reused until a few
+    # minutes before it expires; cleared whenever the credentials change.
+    access_token_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    access_token_expires_at: Mapped[datetime | None]
     last_refreshed_at: Mapped[datetime | None]
 
     project: Mapped[Project] = relationship()

@@ -25,6 +25,8 @@ from webapp.webhooks import service as webhooks
 
 log = logging.getLogger(__name__)
 
+# An access token this close to its expiry is refreshed rather than reused.
+ACCESS_TOKEN_MARGIN = timedelta(minutes=5)
 # Google codes that mean "this refresh token no longer works" (subject to the race check).
 DEAD_TOKEN_CODES = frozenset({"token_revoked", "token_expired_testing_mode", "token_expired_inactivity"})
 
@@ -148,14 +150,35 @@ def _sync_leased(calendar_id: int, now: datetime) -> SyncResult:
         return health.record_failure(calendar_id, failure_for("credentials_missing", calendar.platform), now, started)
     with requests.Session() as session:
         provider = get_provider(calendar.platform, session)
+        access_token = _stored_access_token(calendar, now)
+        refreshed = access_token is None
         try:
-            tokens = _refresh(calendar, provider, secret, refresh_token, now)
+            if access_token is None:
+                access_token = _refresh(calendar, provider, secret, refresh_token, now).access_token
+            try:
+                return _sync_with_provider(calendar, provider, access_token, now, started, refreshed=refreshed)
+            except ProviderFailure as exc:
+                if refreshed or exc.failure.http_status != 401:
+                    raise
+            # The stored access token was refused before its time (revoked, or keys rotated at the
+            # provider): refresh once and try once more (providers.md 2.6).
+            db.session.rollback()
+            access_token = _refresh(calendar, provider, secret, refresh_token, now).access_token
+            return _sync_with_provider(calendar, provider, access_token, now, started, refreshed=True)
         except ProviderFailure as exc:
-            return _failed(calendar_id, exc, now, started, provider, None)
-        try:
-            return _sync_with_provider(calendar, provider, tokens, now, started)
-        except ProviderFailure as exc:
-            return _failed(calendar_id, exc, now, started, provider, tokens.access_token)
+            return _failed(calendar_id, exc, now, started, provider, access_token)
+
+
+def _stored_access_token(calendar: Calendar, now: datetime) -> str | None:
+    """The access token of an earlier refresh while it has a few minutes left: a sync that changes
+    nothing then costs one provider call, not two. None when a refresh is due (or it cannot be read)."""
+    expires = calendar.access_token_expires_at
+    if calendar.access_token_ciphertext is None or expires is None or expires - ACCESS_TOKEN_MARGIN <= now:
+        return None
+    try:
+        return crypto.decrypt(calendar.access_token_ciphertext) or None
+    except crypto.InvalidToken:
+        return None
 
 
 def _failed(
@@ -177,15 +200,15 @@ def _failed(
 
 
 def _sync_with_provider(
-    calendar: Calendar, provider: Provider, tokens: TokenSet, now: datetime, started: Stopwatch
+    calendar: Calendar, provider: Provider, access_token: str, now: datetime, started: Stopwatch, *, refreshed: bool
 ) -> SyncResult:
-    calls = 1  # the refresh
+    calls = 1 if refreshed else 0  # the refresh
     if calendar.is_primary and calendar.platform_uuid is None:
-        calendar.platform_uuid = provider.primary_calendar_id(tokens.access_token)
+        calendar.platform_uuid = provider.primary_calendar_id(access_token)
         calls += 1
     window = sync_window(now)
     listing = provider.list_events(
-        access_token=tokens.access_token,
+        access_token=access_token,
         calendar_id=None if calendar.is_primary else calendar.platform_uuid,
         sync_state=calendar.sync_state,
         window=window,
@@ -195,7 +218,7 @@ def _sync_with_provider(
     calendar.sync_state = listing.sync_state
     calendar.last_successful_sync_at = now
     health.mark_healthy(calendar, now)
-    push.ensure_channel(calendar, provider, tokens.access_token, now)
+    push.ensure_channel(calendar, provider, access_token, now)
     db.session.add(
         started.attempt(
             calendar.id,
@@ -218,7 +241,8 @@ def _sync_with_provider(
 
 
 def _refresh(calendar: Calendar, provider: Provider, secret: str, refresh_token: str, now: datetime) -> TokenSet:
-    """Refresh the access token; a rotated refresh token is stored in its own commit before anything else.
+    """Refresh the access token; a rotated refresh token is stored in its own commit before anything else,
+    with the new access token (encrypted, like the refresh token) for the syncs of the next hour.
 
     Before believing a dead-token answer, re-read the stored token: if it changed meanwhile (new
     credentials arrived), try once more with it.
@@ -237,6 +261,8 @@ def _refresh(calendar: Calendar, provider: Provider, secret: str, refresh_token:
     if tokens.refresh_token and tokens.refresh_token != refresh_token:
         calendar.refresh_token_ciphertext = crypto.encrypt(tokens.refresh_token)
         calendar.refresh_token_issued_at = now
+    calendar.access_token_ciphertext = crypto.encrypt(tokens.access_token)
+    calendar.access_token_expires_at = now + timedelta(seconds=tokens.expires_in)
     calendar.last_refreshed_at = now
     db.session.commit()
     return tokens
