@@ -63,6 +63,11 @@ _INT_SETTINGS: dict[str, int] = {
     "PUSH_DEBOUNCE_SECONDS": 2,
     "MICROSOFT_SUBSCRIPTION_MAX_MINUTES": 4230,
     "DASHBOARD_STALE_HOURS": 24,
+    # How long history is kept (days; 0 keeps it forever), pruned every minute (webapp.retention).
+    "SYNC_ATTEMPT_RETENTION_DAYS": 14,
+    "STATE_CHANGE_RETENTION_DAYS": 90,
+    "WEBHOOK_DELIVERY_RETENTION_DAYS": 30,
+    "CONNECT_SESSION_RETENTION_DAYS": 30,
 }
 
 # Boolean settings read from the environment (name -> default).

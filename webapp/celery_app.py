@@ -81,11 +81,12 @@ def _build(app: Flask) -> Celery:
     celery.flask_app = app  # the beat's scheduler (webapp.scheduler) reaches the database through it
     celery.set_default()
     from webapp.push import tasks as push_tasks
+    from webapp.retention import tasks as retention_tasks
     from webapp.sync import tasks as sync_tasks
     from webapp.webhooks import tasks as webhook_tasks
 
     schedule: dict[str, Any] = {}
-    for module in (sync_tasks, webhook_tasks, push_tasks):
+    for module in (sync_tasks, webhook_tasks, push_tasks, retention_tasks):
         module.register(celery)
         schedule.update(module.BEAT_SCHEDULE)
     celery.conf.beat_schedule = schedule
