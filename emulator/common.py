@@ -74,8 +74,11 @@ def _log_and_inject() -> Response | None:
         "injected": False,
     }
     with state.lock:
-        entry["id"] = len(state.calls) + 1
+        state.calls_total += 1
+        entry["id"] = state.calls_total
         state.calls.append(entry)
+        if len(state.calls) > state.settings.calls_log_limit:  # a scale test makes millions of calls
+            del state.calls[: len(state.calls) // 2]
     g.emulator_call = entry
     failure = state.take_failure(str(request.endpoint))
     if failure is None:

@@ -871,8 +871,8 @@ def _select_events(
     state = get_state()
     kinds = {"single", "instance"} if single else {"single", "master"}
     chosen: list[Event] = []
-    for event in state.events.values():
-        if event.calendar_id != calendar.id or event.kind not in kinds or event.changed_seq > snapshot:
+    for event in state.calendar_events(calendar.id):
+        if event.kind not in kinds or event.changed_seq > snapshot:
             continue
         if since is not None:
             if event.changed_seq > since:

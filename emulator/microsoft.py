@@ -789,9 +789,8 @@ def _in_window(event: Event, start: datetime, end: datetime) -> bool:
 def _view_events(calendar: Calendar, start: datetime, end: datetime, snapshot: int) -> list[Event]:
     events = [
         e
-        for e in get_state().events.values()
-        if e.calendar_id == calendar.id
-        and e.kind in ("single", "instance")
+        for e in get_state().calendar_events(calendar.id)
+        if e.kind in ("single", "instance")
         and not e.cancelled
         and e.changed_seq <= snapshot
         and _in_window(e, start, end)
@@ -916,8 +915,8 @@ def _delta_items(
     changed = sorted(
         (
             e
-            for e in state.events.values()
-            if e.calendar_id == calendar.id and e.kind in ("single", "instance") and since < e.changed_seq <= snapshot
+            for e in state.calendar_events(calendar.id)
+            if e.kind in ("single", "instance") and since < e.changed_seq <= snapshot
         ),
         key=lambda e: e.changed_seq,
     )

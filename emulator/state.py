@@ -103,6 +103,7 @@ class Settings:
     auto_approve: bool = False
     sync_token_horizon_seconds: int | None = None
     notify_on_change: bool = True
+    calls_log_limit: int = 100_000  # past this, the older half of the request log is dropped
     # Google OAuth
     reject_scope_on_refresh: bool = False
     max_refresh_tokens_per_client: int = 100
@@ -316,6 +317,9 @@ class ProviderState:
             self.clients: dict[str, Client] = {}
             self.calendars: dict[str, Calendar] = {}
             self.events: dict[str, Event] = {}
+            # The same events by calendar: listings look at one calendar's events, not at every
+            # seeded event of every user (a scale test seeds hundreds of thousands).
+            self.events_by_calendar: dict[str, dict[str, Event]] = {}
             self.codes: dict[str, AuthCode] = {}
             self.refresh_tokens: dict[str, RefreshToken] = {}
             self.access_tokens: dict[str, AccessToken] = {}
@@ -324,6 +328,7 @@ class ProviderState:
             self.subscriptions: dict[str, Subscription] = {}
             self.failures: list[Failure] = []
             self.calls: list[dict[str, Any]] = []
+            self.calls_total = 0
             self.deliveries: list[dict[str, Any]] = []
             self.seq = 0
             self.sync_epoch = 0
@@ -439,7 +444,13 @@ class ProviderState:
                 )
             for event in created:
                 self.events[event.id] = event
+                self.events_by_calendar.setdefault(event.calendar_id, {})[event.id] = event
             return created
+
+    def calendar_events(self, calendar_id: str) -> list[Event]:
+        """One calendar's events (a copy: safe to iterate while others change)."""
+        with self.lock:
+            return list(self.events_by_calendar.get(calendar_id, {}).values())
 
     def _make_event(
         self,

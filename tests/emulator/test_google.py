@@ -447,3 +447,13 @@ def test_reset_clears_everything(google: Provider) -> None:
     state = google.get("/__emulator__/state").json()
     assert state["users"] == [] and state["live_refresh_tokens"] == 0
     assert google.calls() == []
+
+
+def test_the_request_log_stays_bounded_and_its_ids_keep_counting(google: Provider) -> None:
+    """A scale run makes millions of calls: the log keeps the newest, ids never repeat."""
+    google.settings(calls_log_limit=10)
+    for _ in range(25):
+        google.get("/.well-known/openid-configuration")
+    calls = google.calls()
+    ids = [c["id"] for c in calls]
+    assert len(calls) <= 10 and ids == sorted(ids) and ids[-1] >= 26  # 25 gets and the settings call
