@@ -383,7 +383,8 @@ def _print(args: Any, created_in: float, onboarding_started: datetime, onboarded
     say(f"| creates through the API | {created_in:.0f} s ({n / max(created_in, 1e-9):.0f}/s) |")
     say(f"| every calendar synced once after | {(onboarded - onboarding_started).total_seconds():.0f} s |")
     say(f"| syncs per calendar during onboarding | {attempts / n:.3f} |")
-    say(f"| re-syncs per second over the {observe.total_seconds() / 60:.0f} min after onboarding | {report['rate']:.1f} "
+    minutes = observe.total_seconds() / 60
+    say(f"| re-syncs per second over the {minutes:.0f} min after onboarding | {report['rate']:.1f} "
         f"(steady demand: {n / (args.interval_minutes * 60):.1f}/s) |")  # fmt: skip
     target = args.interval_minutes * 60 + 120
     say(f"| largest gap between two syncs per calendar: p50 / p99 / max | {report['p50']:.0f} / "
