@@ -18,7 +18,7 @@ from webapp.extensions import db, utcnow
 from webapp.models import ServiceLease
 from webapp.scheduler import LEASE_SECONDS, RENEW_SECONDS, hold_lease, release_lease
 
-SENT = "Sending due task sync-requested-calendars"
+SENT = "Sending due task sync-due-calendars"
 
 
 def test_the_lease_has_one_holder_until_it_expires_or_is_released(app: Flask) -> None:
