@@ -56,7 +56,7 @@ def sync_calendar(calendar_id: int, *, now: datetime) -> SyncResult:
     """
     lease = _acquire_lease(calendar_id, now)
     if lease is None:
-        # Busy: a request that is still pending is dispatched again once the lease is free.
+        # Busy: the calendar stays due, and is dispatched again once the lease is free.
         db.session.execute(update(Calendar).where(Calendar.id == calendar_id).values(sync_dispatched_at=None))
         db.session.commit()
         return SyncResult("skipped")
@@ -88,7 +88,7 @@ class LeaseHeartbeat:
                 if renewed == 0:
                     log.warning("%s: the lease ran out before it could be renewed", self._thread.name)
                     return
-            except Exception:  # the next beat tries again; the sync itself reports real trouble
+            except Exception:  # the next renewal tries again; the sync itself reports real trouble
                 log.warning("could not renew a sync lease", exc_info=True)
 
     def stop(self) -> None:
