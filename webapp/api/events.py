@@ -63,9 +63,11 @@ def _datetime(name: str, value: str | None) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace(" ", "+"))
-    except ValueError:
+        # In UTC, as stored; a time that falls outside years 1-9999 there (OverflowError) exists in
+        # neither database, so it is refused like a malformed one.
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise BadQuery(f"Invalid {name} format. Use ISO 8601 format (e.g., {_EXAMPLES[name]})") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def _boolean(name: str, value: str | None) -> bool | None:
