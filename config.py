@@ -61,6 +61,9 @@ _INT_SETTINGS: dict[str, int] = {
     "PUSH_DEBOUNCE_SECONDS": 2,
     "MICROSOFT_SUBSCRIPTION_MAX_MINUTES": 4230,
     "DASHBOARD_STALE_HOURS": 24,
+    # Reverse proxies in front of the service whose X-Forwarded-* headers are believed (Werkzeug's
+    # ProxyFix): 0 means none, and the socket's peer is the client.
+    "TRUSTED_PROXY_COUNT": 0,
 }
 
 # Boolean settings read from the environment (name -> default).

@@ -63,4 +63,21 @@ def create_app(config: type[Config] | None = None, *, migrations: bool = True, *
 
     dashboard.init_app(app)
     app.after_request(security.add_security_headers)
+    trust_proxies(app)
     return app
+
+
+def trust_proxies(app: Flask) -> None:
+    """Believe ``TRUSTED_PROXY_COUNT`` proxies' X-Forwarded-For/-Proto/-Host/-Port headers.
+
+    ``request.remote_addr`` (the login throttle's client) and the WSGI ``REMOTE_ADDR`` (gunicorn's
+    access log, which reads the same environ) then name the real client, not the proxy; with 0 a
+    client cannot spoof its address with a header.
+    """
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    count = int(app.config.get("TRUSTED_PROXY_COUNT") or 0)
+    if count > 0:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=count, x_proto=count, x_host=count, x_port=count
+        )

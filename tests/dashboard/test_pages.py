@@ -87,7 +87,9 @@ def test_calendars_list_filters_and_search(dash: FlaskClient, project: Project, 
 
 
 @pytest.mark.parametrize("stored", ["json-null", "sql-null", "scalar"])
-def test_search_whatever_the_metadata_holds(dash: FlaskClient, project: Project, make_calendar: Any, stored: str) -> None:
+def test_search_whatever_the_metadata_holds(
+    dash: FlaskClient, project: Project, make_calendar: Any, stored: str
+) -> None:
     """Metadata stored as JSON ``null``, SQL NULL or a scalar: a search that reaches it matches nothing
     there (PostgreSQL's ``json_each_text`` once failed on a scalar: a 500)."""
     plain = make_calendar(deduplication_key="plain-user", metadata={"team": "zzz-blue"})
