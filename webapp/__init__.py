@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from config import PROJECT_ROOT, Config, load_settings
+from config import PROJECT_ROOT, Config, load_settings, push_base_url_problem
 
 
 def create_app(config: type[Config] | None = None, *, migrations: bool = True, **overrides: Any) -> Flask:
@@ -64,7 +64,21 @@ def create_app(config: type[Config] | None = None, *, migrations: bool = True, *
     dashboard.init_app(app)
     app.after_request(security.add_security_headers)
     trust_proxies(app)
+    _say_why_push_is_off(app)
     return app
+
+
+_push_reported = False
+
+
+def _say_why_push_is_off(app: Flask) -> None:
+    """Once per process: a plain-http ``PUBLIC_BASE_URL`` leaves push off (production refuses it at start)."""
+    global _push_reported
+    base_url = str(app.config.get("PUBLIC_BASE_URL") or "")
+    problem = push_base_url_problem(base_url) if base_url else None
+    if problem and not _push_reported:
+        _push_reported = True
+        logging.getLogger("webapp.push").warning("Push notifications stay off: %s. Calendars are polled.", problem)
 
 
 def trust_proxies(app: Flask) -> None:
