@@ -43,8 +43,10 @@ def create_app(config: type[Config] | None = None, *, migrations: bool = True, *
     with app.app_context():
         for engine in db.engines.values():
             pool.ping_idle_connections(engine)
+            pool.track_writes(engine)
     app.teardown_request(reads.release)
     app.teardown_appcontext(reads.release)
+    app.teardown_appcontext(pool.end_session)
     if migrations:
         init_migrations(app)
     csrf.init_app(app)
