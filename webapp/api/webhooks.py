@@ -46,8 +46,8 @@ def _url(value: Any) -> str:
         raise _Invalid("This field may not be null.")
     if not isinstance(value, str):
         raise _Invalid("Not a valid string.")
-    text = value.strip()
-    if not text:
+    text = value  # not trimmed: the whole value is checked against ssrf.URL_PATTERN
+    if not text.strip():
         raise _Invalid("This field may not be blank.")
     if "\x00" in text:
         raise _Invalid("Null characters are not allowed.")
