@@ -32,7 +32,7 @@ def create_app(config: type[Config] | None = None, *, migrations: bool = True, *
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
-    from webapp import api, crypto, error_handlers, pool, reads, throttle
+    from webapp import api, crypto, error_handlers, guards, pool, reads, throttle
     from webapp.cli import register_cli
     from webapp.csrf import csrf
     from webapp.extensions import db
@@ -49,6 +49,7 @@ def create_app(config: type[Config] | None = None, *, migrations: bool = True, *
     app.teardown_appcontext(pool.end_session)
     if migrations:
         init_migrations(app)
+    app.before_request(guards.refuse_nul_bytes)
     csrf.init_app(app)
     api.init_app(app)
     throttle.init_app(app)
