@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, false, func, literal, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal, or_, select
 
 from webapp.errors import NotFound
 from webapp.extensions import db
@@ -215,9 +215,7 @@ def list_calendars(
         query = query.where(Calendar.platform == filters.platform)
     if filters.stale:
         query = query.where(_stale(now - timedelta(hours=stale_hours)))
-    if filters.q and "\x00" in filters.q:
-        query = query.where(false())  # nothing stored holds a NUL character (PostgreSQL refuses one)
-    elif filters.q:
+    if filters.q:  # never with a NUL character: webapp.guards refuses those first
         pattern = _like(filters.q.strip())
         query = query.where(
             or_(
