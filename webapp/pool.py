@@ -69,11 +69,12 @@ def _has_unread_input(dbapi_connection: Any) -> bool:
 def track_writes(engine: Engine) -> None:
     """Mark the request (``g.db_wrote``) once it sent anything but a ``SELECT``: from then on a
     lost connection may have committed part of its work, so the request is not run again."""
+    event.listen(engine, "before_cursor_execute", note_write)
 
-    @event.listens_for(engine, "before_cursor_execute")
-    def _note_write(conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool) -> None:
-        if not statement.startswith("SELECT") and has_request_context():
-            g.db_wrote = True
+
+def note_write(conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool) -> None:
+    if not statement.startswith("SELECT") and has_request_context():
+        g.db_wrote = True
 
 
 def end_session(error: BaseException | None = None) -> None:
