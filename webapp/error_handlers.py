@@ -7,7 +7,7 @@ import uuid
 
 from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from webapp import reads
@@ -75,11 +75,14 @@ MAX_RERUNS = 2
 
 
 def rerun_after_disconnect(exc: DBAPIError) -> ResponseReturnValue:
-    """A database connection died under the request (a restart, ``pg_terminate_backend``): when the
-    request sent nothing but ``SELECT`` (``webapp.pool.track_writes``), nothing of it can have been
-    committed, so it runs again on a fresh connection instead of failing. Anything else is a 500."""
+    """A database connection died under the request (a restart, ``pg_terminate_backend``), or while
+    it was being opened: when the request sent nothing but ``SELECT`` (``webapp.pool.track_writes``),
+    nothing of it can have been committed, so it runs again on a fresh connection instead of
+    failing. Anything else is a 500."""
     reruns = g.get("db_reruns", 0)
-    if not exc.connection_invalidated or g.get("db_wrote") or reruns >= MAX_RERUNS:
+    # A connection that failed while being opened (its set-up included) carries no statement.
+    lost = exc.connection_invalidated or (isinstance(exc, OperationalError) and exc.statement is None)
+    if not lost or g.get("db_wrote") or reruns >= MAX_RERUNS:
         return render_unexpected(exc)
     g.db_reruns = reruns + 1
     db.session.rollback()
