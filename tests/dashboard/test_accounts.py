@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 from unittest import mock
@@ -15,8 +20,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from config import TestConfig, load_settings
-from tests.conftest import requires_postgres
+from config import PROJECT_ROOT, TestConfig, load_settings
+from tests.conftest import TEST_DATABASE_URL, requires_postgres
 from tests.dashboard.conftest import ADMIN_EMAIL, PASSWORD, log_in
 from tests.live import served
 from webapp import create_app, trust_proxies
@@ -252,6 +257,56 @@ def test_concurrent_wrong_passwords_check_exactly_five(app: Flask, admin: AdminU
             thread.join(timeout=120)
     assert len(checked) == 5, checked
     assert sorted(statuses) == [401] * 5 + [429] * 15
+    db.session.expire_all()
+    row = db.session.get(AdminUser, admin.id)
+    assert row is not None and row.failed_login_count == 5 and row.locked_until is not None
+
+
+@requires_postgres
+def test_concurrent_wrong_passwords_against_two_gunicorn_workers(admin: AdminUser, tmp_path: Path) -> None:
+    """The probe's setting: 20 wrong passwords at once against 2 gunicorn worker processes. A 401
+    comes only after a password check and a 429 only before one: exactly 5 checks, no lost update."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": TEST_DATABASE_URL,
+        "SECRET_KEY": str(TestConfig.SECRET_KEY),
+        "CREDENTIALS_ENCRYPTION_KEYS": ",".join(TestConfig.CREDENTIALS_ENCRYPTION_KEYS),
+        "INSTANCE_PATH": str(tmp_path),
+        "APP_ENV": "development",
+    }
+    command = [sys.executable, "-m", "gunicorn", "--bind", "127.0.0.1:0", "--workers", "2", "wsgi:app"]
+    log = tmp_path / "gunicorn.log"
+    with log.open("wb") as output:
+        server = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while len(re.findall(r"Booting worker", log.read_text())) < 2 or "Listening at" not in log.read_text():
+            assert server.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        port = re.search(r"Listening at: http://127\.0\.0\.1:(\d+)", log.read_text())
+        assert port is not None
+        base = f"http://127.0.0.1:{port[1]}"
+        barrier = threading.Barrier(20)
+        statuses: list[int] = []
+
+        def attempt(i: int) -> None:
+            session = requests.Session()
+            page = session.get(f"{base}/dashboard/login", timeout=60).text
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+            assert token is not None
+            form = {"email": ADMIN_EMAIL, "password": f"wrong {i}", "csrf_token": token[1]}
+            barrier.wait()
+            statuses.append(session.post(f"{base}/dashboard/login", data=form, timeout=120).status_code)
+
+        threads = [threading.Thread(target=attempt, args=(i,)) for i in range(20)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=180)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert sorted(statuses) == [401] * 5 + [429] * 15, statuses
     db.session.expire_all()
     row = db.session.get(AdminUser, admin.id)
     assert row is not None and row.failed_login_count == 5 and row.locked_until is not None
