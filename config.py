@@ -6,11 +6,13 @@ instance folder, so development secrets can be generated once and kept there.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 
@@ -68,6 +70,9 @@ _INT_SETTINGS: dict[str, int] = {
     "STATE_CHANGE_RETENTION_DAYS": 90,
     "WEBHOOK_DELIVERY_RETENTION_DAYS": 30,
     "CONNECT_SESSION_RETENTION_DAYS": 30,
+    # Reverse proxies in front of the service whose X-Forwarded-* headers are believed (Werkzeug's
+    # ProxyFix): 0 means none, and the socket's peer is the client.
+    "TRUSTED_PROXY_COUNT": 0,
 }
 
 # Boolean settings read from the environment (name -> default).
@@ -158,6 +163,30 @@ def _dev_secrets(instance_path: Path) -> dict[str, str]:
     return generated
 
 
+def push_base_url_problem(base_url: str) -> str | None:
+    """Why push cannot be on with this ``PUBLIC_BASE_URL`` (None: it can).
+
+    Google and Microsoft send notifications only to HTTPS addresses; a loopback host (the emulator,
+    tests) may use plain http.
+    """
+    if not base_url:
+        return "PUBLIC_BASE_URL is not set, so providers cannot reach the service"
+    parts = urlsplit(base_url)
+    if parts.scheme == "https":
+        return None
+    host = (parts.hostname or "").lower()
+    try:
+        loopback = host == "localhost" or host.endswith(".localhost") or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if parts.scheme == "http" and loopback:
+        return None
+    return (
+        f"PUBLIC_BASE_URL ({base_url}) is not an https:// URL, and Google and Microsoft send push "
+        "notifications only to HTTPS addresses"
+    )
+
+
 def _parse_bool(name: str, raw: str, default: bool) -> bool:
     value = raw.strip().lower()
     if not value:
@@ -203,4 +232,7 @@ def load_settings(environ: dict[str, str] | os._Environ[str], instance_path: Pat
         settings[name] = _parse_bool(name, environ.get(name, ""), flag)
     if app_env == "production":
         settings["SESSION_COOKIE_SECURE"] = True
+        base_url = settings["PUBLIC_BASE_URL"]
+        if base_url and (problem := push_base_url_problem(base_url)):
+            raise ConfigurationError(f"{problem}: use https:// (a TLS-terminating proxy in front is fine).")
     return settings

@@ -4,11 +4,12 @@ injection, outbound notifications, ID-token signing and the generic part of the 
 from __future__ import annotations
 
 import base64
+import ipaddress
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import requests
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
@@ -23,6 +24,21 @@ CONTROL_PREFIX = "/__emulator__"
 PresetResolver = Callable[[dict[str, Any]], tuple[int, Any] | None]
 # Fires push notifications for changed events; returns the delivery records.
 ChangeNotifier = Callable[[ProviderState, list[Event]], list[dict[str, Any]]]
+
+
+def https_or_loopback(url: str) -> bool:
+    """Whether a provider accepts *url* as a notification address: HTTPS only, as Google and
+    Microsoft require; loopback (plain http too) stays allowed so that tests can receive."""
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return True
+    host = (parts.hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def make_app(import_name: str, provider: str, state: ProviderState | None) -> Flask:

@@ -19,6 +19,7 @@ from emulator.common import (
     control_blueprint,
     deliver,
     get_state,
+    https_or_loopback,
     json_error,
     jwks,
     make_app,
@@ -923,6 +924,8 @@ def events_watch(calendar_id: str) -> Response:
         return api_error(400, "required", "Required", location="id")
     if not address:
         return api_error(400, "required", "Required", location="address")
+    if not https_or_loopback(str(address)):
+        return api_error(400, "push.webhookUrlNotHttps", f"WebHook callback must be HTTPS: {address}")
     if data.get("type") not in ("web_hook", "webhook"):
         return api_error(400, "invalid", "Invalid value for type", location="type")
     state = get_state()

@@ -18,6 +18,7 @@ from emulator.common import (
     control_blueprint,
     deliver,
     get_state,
+    https_or_loopback,
     json_error,
     jwks,
     make_app,
@@ -1026,6 +1027,9 @@ def subscriptions_create() -> Response:
     if isinstance(expiry, Response):
         return expiry
     lifecycle = data.get("lifecycleNotificationUrl")
+    for url in [str(data["notificationUrl"])] + ([str(lifecycle)] if lifecycle else []):
+        if not https_or_loopback(url):
+            return graph_error(400, "ValidationError", "The Notification Url must be an HTTPS URL.")
     for url in [str(data["notificationUrl"])] + ([str(lifecycle)] if lifecycle else []):
         problem = _validate_endpoint(url)
         if problem is not None:

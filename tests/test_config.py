@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import logging
 import stat
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
 
-from config import ConfigurationError, load_settings, normalize_database_url
+import webapp
+from config import ConfigurationError, TestConfig, load_settings, normalize_database_url, push_base_url_problem
 from webapp import create_app
+from webapp.push.service import push_enabled
 
 
 def test_fresh_machine_generates_development_secrets_once(tmp_path: Path) -> None:
@@ -84,3 +87,47 @@ def test_a_malformed_key_stops_start_up(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setenv("CREDENTIALS_ENCRYPTION_KEYS", "not-a-key")
     with pytest.raises(ConfigurationError, match="key 1 is not a valid Fernet key"):
         create_app()
+
+
+@pytest.mark.parametrize(
+    ("base_url", "push_on"),
+    [
+        ("https://calendar.example.com", True),
+        ("http://calendar.example.com", False),
+        ("http://127.0.0.1:8000", True),
+        ("http://127.0.0.2:8002", True),
+        ("http://localhost:8000", True),
+        ("http://[::1]:8000", True),
+        ("ftp://calendar.example.com", False),
+        ("", False),
+    ],
+)
+def test_push_needs_an_https_base_url_except_on_loopback(base_url: str, push_on: bool) -> None:
+    assert (push_base_url_problem(base_url) is None) is push_on
+    app = create_app(TestConfig, migrations=False, PUBLIC_BASE_URL=base_url)
+    with app.app_context():
+        assert push_enabled() is push_on
+
+
+def test_production_refuses_a_plain_http_base_url(tmp_path: Path) -> None:
+    secrets = {
+        "APP_ENV": "production",
+        "SECRET_KEY": "s" * 40,
+        "CREDENTIALS_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "DATABASE_URL": "postgresql://user@db.example:5432/cal",
+    }
+    with pytest.raises(ConfigurationError, match=r"PUBLIC_BASE_URL \(http://calendar.example.com\).*https://"):
+        load_settings({**secrets, "PUBLIC_BASE_URL": "http://calendar.example.com"}, tmp_path)
+    assert load_settings({**secrets, "PUBLIC_BASE_URL": "https://calendar.example.com"}, tmp_path)
+    assert load_settings(secrets, tmp_path)["PUBLIC_BASE_URL"] == ""  # no base URL: push off, polling
+
+
+def test_development_says_once_why_push_stays_off(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(webapp, "_push_reported", False)
+    with caplog.at_level(logging.WARNING, logger="webapp.push"):
+        create_app(TestConfig, migrations=False, PUBLIC_BASE_URL="http://calendar.example.com")
+        create_app(TestConfig, migrations=False, PUBLIC_BASE_URL="http://calendar.example.com")
+    said = [r.getMessage() for r in caplog.records if r.name == "webapp.push"]
+    assert len(said) == 1 and "stay off" in said[0] and "HTTPS" in said[0]

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
+import psycopg
+import requests
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
-from tests.conftest import requires_postgres
+from tests.conftest import TEST_DATABASE_URL, requires_postgres
+from tests.live import served
 from webapp.extensions import db
 from webapp.pool import ping_idle_connections
 
@@ -87,6 +93,26 @@ def test_postgres_connection_killed_while_idle_is_replaced(app: Flask) -> None:
 
 
 @requires_postgres
+def test_postgres_connection_killed_moments_after_use_is_replaced_without_waiting(app: Flask) -> None:
+    """No idle time to go by: the terminated backend's last words make its socket readable."""
+    engine = create_engine(db.engine.url, pool_size=1, max_overflow=0)
+    ping_idle_connections(engine, idle_seconds=3600)
+    with engine.connect() as conn:
+        victim = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+    with db.engine.connect() as admin:
+        admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": victim})
+        admin.commit()
+    time.sleep(0.2)  # the FATAL message on its way
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != victim
+    with engine.connect() as conn:  # a live connection, just returned: reused as it is
+        pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT pg_backend_pid()")).scalar() == pid
+    engine.dispose()
+
+
+@requires_postgres
 def test_postgres_sessions_run_in_utc(app: Flask) -> None:
     """Whatever the server's zone, so timestamps arrive as ``datetime.UTC`` and pass through as is."""
     from datetime import UTC
@@ -96,3 +122,53 @@ def test_postgres_sessions_run_in_utc(app: Flask) -> None:
         assert conn.execute(text("SHOW TIME ZONE")).scalar() == "UTC"
         assert conn.execute(text("SELECT now()")).scalar().tzinfo is UTC
     engine.dispose()
+
+
+@requires_postgres
+def test_killing_the_services_connections_under_load_costs_no_request(
+    app: Flask, client: FlaskClient, auth: dict[str, str], make_calendar: Any
+) -> None:
+    """The service's PostgreSQL connections are terminated again and again while clients read
+    through real HTTP: every request still answers, none with a 5xx (a connection that died idle is
+    replaced at checkout; one that dies under a read-only request runs that request again)."""
+    calendar = make_calendar()
+    paths = [
+        "/api/v1/calendars",
+        f"/api/v1/calendars/{calendar['id']}",
+        "/api/v1/calendar_events",
+        "/api/v1/webhooks",
+    ]
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def load(base: str, n: int) -> None:
+        session = requests.Session()
+        i = n
+        while not stop.is_set():
+            response = session.get(base + paths[i % len(paths)], headers=auth, timeout=30)
+            statuses.append(response.status_code)
+            i += 1
+
+    kills: list[int] = []
+    with served(app) as base, psycopg.connect(TEST_DATABASE_URL, autocommit=True) as killer:
+        threads = [threading.Thread(target=load, args=(base, n)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        try:
+            for _ in range(8):
+                time.sleep(0.4)
+                terminated = killer.execute(
+                    "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    " AND backend_type = 'client backend'"
+                ).fetchone()
+                kills.append(terminated[0] if terminated else 0)
+            time.sleep(0.4)
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=30)
+    assert sum(kills) >= 8, kills  # connections really were killed, several at a time
+    assert len(statuses) > 100
+    assert [s for s in statuses if s >= 500] == [], f"{len(statuses)} requests, {sum(kills)} connections killed"
+    assert set(statuses) == {200}

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from config import PROJECT_ROOT, Config, load_settings
+from config import PROJECT_ROOT, Config, load_settings, push_base_url_problem
 
 
 def create_app(config: type[Config] | None = None, *, migrations: bool = True, **overrides: Any) -> Flask:
@@ -32,7 +32,7 @@ def create_app(config: type[Config] | None = None, *, migrations: bool = True, *
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
-    from webapp import api, crypto, error_handlers, pool, reads, throttle
+    from webapp import api, crypto, error_handlers, guards, pool, reads, throttle
     from webapp.cli import register_cli
     from webapp.csrf import csrf
     from webapp.extensions import db
@@ -43,10 +43,13 @@ def create_app(config: type[Config] | None = None, *, migrations: bool = True, *
     with app.app_context():
         for engine in db.engines.values():
             pool.ping_idle_connections(engine)
+            pool.track_writes(engine)
     app.teardown_request(reads.release)
     app.teardown_appcontext(reads.release)
+    app.teardown_appcontext(pool.end_session)
     if migrations:
         init_migrations(app)
+    app.before_request(guards.refuse_nul_bytes)
     csrf.init_app(app)
     api.init_app(app)
     throttle.init_app(app)
@@ -63,4 +66,35 @@ def create_app(config: type[Config] | None = None, *, migrations: bool = True, *
 
     dashboard.init_app(app)
     app.after_request(security.add_security_headers)
+    trust_proxies(app)
+    _say_why_push_is_off(app)
     return app
+
+
+_push_reported = False
+
+
+def _say_why_push_is_off(app: Flask) -> None:
+    """Once per process: a plain-http ``PUBLIC_BASE_URL`` leaves push off (production refuses it at start)."""
+    global _push_reported
+    base_url = str(app.config.get("PUBLIC_BASE_URL") or "")
+    problem = push_base_url_problem(base_url) if base_url else None
+    if problem and not _push_reported:
+        _push_reported = True
+        logging.getLogger("webapp.push").warning("Push notifications stay off: %s. Calendars are polled.", problem)
+
+
+def trust_proxies(app: Flask) -> None:
+    """Believe ``TRUSTED_PROXY_COUNT`` proxies' X-Forwarded-For/-Proto/-Host/-Port headers.
+
+    ``request.remote_addr`` (the login throttle's client) and the WSGI ``REMOTE_ADDR`` (gunicorn's
+    access log, which reads the same environ) then name the real client, not the proxy; with 0 a
+    client cannot spoof its address with a header.
+    """
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    count = int(app.config.get("TRUSTED_PROXY_COUNT") or 0)
+    if count > 0:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=count, x_proto=count, x_host=count, x_port=count
+        )

@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import uuid
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from webapp import reads
 from webapp.csrf import CSRFError
 from webapp.errors import AppError, FieldErrors, FrameworkError, NonFieldError
 from webapp.extensions import db
@@ -67,6 +69,33 @@ def render_unexpected(exc: Exception) -> ResponseReturnValue:
     return render_template("errors/500.html", error_id=error_id), 500
 
 
+# Runs of one request after lost connections (a second loss in a row is rare: the pool then
+# replaces every connection it held, see SQLAlchemy's pool invalidation).
+MAX_RERUNS = 2
+
+
+def rerun_after_disconnect(exc: DBAPIError) -> ResponseReturnValue:
+    """A database connection died under the request (a restart, ``pg_terminate_backend``), or while
+    it was being opened: when the request sent nothing but ``SELECT`` (``webapp.pool.track_writes``),
+    nothing of it can have been committed, so it runs again on a fresh connection instead of
+    failing. Anything else is a 500."""
+    reruns = g.get("db_reruns", 0)
+    # A connection that failed while being opened (its set-up included) carries no statement.
+    lost = exc.connection_invalidated or (isinstance(exc, OperationalError) and exc.statement is None)
+    if not lost or g.get("db_wrote") or reruns >= MAX_RERUNS:
+        return render_unexpected(exc)
+    g.db_reruns = reruns + 1
+    db.session.rollback()
+    reads.release()
+    log.warning("Database connection lost during %s %s; running the request again", request.method, request.path)
+    app = current_app
+    try:
+        response = app.preprocess_request()
+        return response if response is not None else app.dispatch_request()
+    except Exception as error:
+        return app.handle_user_exception(error)
+
+
 def render_csrf_error(exc: CSRFError) -> ResponseReturnValue:
     """A form without a valid CSRF token: a clear "please reload" page (JSON under /api/)."""
     if _is_api():
@@ -78,4 +107,5 @@ def register(app: Flask) -> None:
     app.register_error_handler(CSRFError, render_csrf_error)
     app.register_error_handler(AppError, render_app_error)
     app.register_error_handler(HTTPException, render_http_error)
+    app.register_error_handler(DBAPIError, rerun_after_disconnect)
     app.register_error_handler(Exception, render_unexpected)

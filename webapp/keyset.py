@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Integer, Select, bindparam, literal_column, tuple_
+from sqlalchemy import Integer, Select, bindparam, literal, literal_column, tuple_
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -66,9 +67,10 @@ class HeldTo(ColumnElement[bool]):
         ("value", InternalTraversal.dp_clauseelement),
     ]
 
-    def __init__(self, column: InstrumentedAttribute[Any], name: str) -> None:
+    def __init__(self, column: InstrumentedAttribute[Any], value: str | ColumnElement[Any]) -> None:
+        """*value*: the name of a bound parameter, or an expression (a scalar subquery)."""
         self.column = column.expression
-        self.value = bindparam(name, type_=column.type)
+        self.value = bindparam(value, type_=column.type) if isinstance(value, str) else value
 
 
 @compiles(HeldTo, "postgresql")
@@ -112,13 +114,31 @@ def keyset_query(
         ordering = (*leading, *columns)
         return statement.order_by(*[c.desc() if read_descending else c.asc() for c in ordering]).limit(limit)
 
+    # The first page is bounded too, by the ends of the columns' ranges: to the planner a page then
+    # always reads "this project's rows past a position", whose only fitting plan is the ordered
+    # index walk. Unbounded, a planner without fresh statistics (a tenant that grew since the last
+    # ANALYZE) took the project for a few rows and chose a bitmap scan plus a sort of all of them.
+    end: Any = (
+        _end_of(id_column, descending) if single else tuple_(_end_of(sort, descending), _end_of(id_column, descending))
+    )
     return KeysetQuery(
-        first=ordered(query, descending),
+        first=ordered(query.where(key <= end if descending else key >= end), descending),
         after=ordered(query.where(key < position if descending else key > position), descending),
         before=ordered(query.where(key > position if descending else key < position), not descending),
         sort_key=sort.key,
         id_key=id_column.key,
     )
+
+
+# The ends of what a sort column holds: 32-bit ids (PostgreSQL's INTEGER), timestamps in years 1-9999.
+_INTEGER_ENDS = (-(2**31), 2**31 - 1)
+_TIMESTAMP_ENDS = (datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))
+
+
+def _end_of(column: InstrumentedAttribute[Any], descending: bool) -> Any:
+    """A constant at the end of *column*'s range that a walk starts from (the largest when descending)."""
+    low, high = _INTEGER_ENDS if isinstance(column.type, Integer) else _TIMESTAMP_ENDS
+    return literal(high if descending else low, column.type)
 
 
 def keyset_page(

@@ -1,7 +1,7 @@
 """one scheduler for every sync: next_sync_at replaces sync_requested_at and the interval sweep
 
 Revision ID: 0014_next_sync_at
-Revises: 0010_service_lease
+Revises: 0012_event_bots
 Create Date: 2026-12-06 19:10:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0014_next_sync_at'
-down_revision = '0010_service_lease'
+down_revision = '0012_event_bots'
 branch_labels = None
 depends_on = None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
@@ -292,3 +293,64 @@ def test_lone_surrogate_escape_is_a_clean_4xx(client: FlaskClient, auth: dict[st
         if field in ("client_secret", "refresh_token", "metadata"):
             raw = json.dumps({field: value}).encode()
             _assert_clean_4xx(send(client, "PATCH", calendar_url(calendar_id), auth, data=raw))
+
+
+# The faults a probe found (issue 16), row by row: each answered 500 on PostgreSQL or everywhere.
+@pytest.mark.parametrize(
+    ("method", "path", "status", "body"),
+    [
+        ("GET", "/webhooks/%00", 404, {"error": "Webhook not found"}),
+        ("GET", "/connect_sessions/%00", 404, {"error": "Connect session not found"}),
+        ("POST", "/webhook_deliveries/%00/redeliver", 404, {"error": "Webhook delivery not found"}),
+        ("GET", "/calendar_events/evt_%00", 404, {"error": "Calendar event not found"}),
+        ("GET", "/calendars/cal_%00", 404, {"error": "Calendar not found"}),
+        ("GET", "/webhooks/{webhook}/deliveries?calendar_id=%00", 200, {"next": None, "previous": None, "results": []}),
+        (
+            "GET",
+            "/calendar_events?updated_at_gte=0001-01-01T00:00:00%2B14:00",
+            400,
+            {"error": "Invalid updated_at_gte format. Use ISO 8601 format (e.g., 2025-01-13T10:30:00Z)"},
+        ),
+        (
+            "GET",
+            "/calendar_events?updated_after=0001-01-01T00:00:00%2B14:00",
+            400,
+            {"error": "Invalid updated_at_gte format. Use ISO 8601 format (e.g., 2025-01-13T10:30:00Z)"},
+        ),
+        (
+            "GET",
+            "/calendar_events?start_time_gte=0001-01-01T00:00:00%2B14:00",
+            400,
+            {"error": "Invalid start_time_gte format. Use ISO 8601 format (e.g., 2025-01-13T10:30:00Z)"},
+        ),
+        (
+            "GET",
+            "/calendar_events?end_time_lte=9999-12-31T23:59:59-14:00",
+            400,
+            {"error": "Invalid end_time_lte format. Use ISO 8601 format (e.g., 2025-01-13T18:00:00Z)"},
+        ),
+        ("GET", "/calendars?page_size=%C2%B2", 400, {"error": "Invalid page_size. Use an integer from 1 to 100."}),
+        ("GET", "/calendars?cursor=eyJ2IjoxZTMwLCJpIjoxLCJyIjowfQ", 404, {"detail": "Invalid cursor"}),
+    ],
+)
+def test_impossible_values_are_refused_before_the_database(
+    client: FlaskClient, auth: dict[str, str], method: str, path: str, status: int, body: Any
+) -> None:
+    webhook = client.post(f"{PREFIX}/webhooks", json={"url": "https://hooks.example.com/x"}, headers=auth).get_json()
+    response = client.open(PREFIX + path.replace("{webhook}", webhook["id"]), method=method, headers=auth)
+    assert (response.status_code, json_body(response)) == (status, body)
+
+
+def test_cursor_numbers_beyond_64_bits_are_invalid(client: FlaskClient, auth: dict[str, str]) -> None:
+    for value, row_id in ((1, 2**63), (2**63, 1), (-(2**63) - 1, 1)):
+        raw = json.dumps({"v": value, "i": row_id, "r": 0}).encode()
+        cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        response = client.get(f"{PREFIX}/calendars?cursor={cursor}", headers=auth)
+        assert (response.status_code, json_body(response)) == (404, {"detail": "Invalid cursor"})
+
+
+def test_rotate_secret_advertises_only_post(client: FlaskClient, auth: dict[str, str]) -> None:
+    options = client.open(f"{PREFIX}/webhooks/rotate_secret", method="OPTIONS", headers=auth)
+    assert set(options.headers["Allow"].split(", ")) == {"POST", "OPTIONS"}
+    wrong = client.get(f"{PREFIX}/webhooks/rotate_secret", headers=auth)
+    assert wrong.status_code == 405 and set(wrong.headers["Allow"].split(", ")) == {"POST", "OPTIONS"}

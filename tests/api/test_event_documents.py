@@ -48,6 +48,7 @@ def _expected(calendar: Calendar, row: dict[str, Any]) -> dict[str, Any]:
         "ical_uid": None,
         "name": row["name"],
         "raw": row["raw"],
+        "bots": [],
         "created_at": iso(row["created_at"]),
         "updated_at": iso(row["updated_at"]),
     }

@@ -10,6 +10,9 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import null as sa_null
+from sqlalchemy import text as text_sql
+from sqlalchemy import update as sa_update
 
 from tests.dashboard.conftest import PASSWORD, calendar_row, disconnect, log_in, synced
 from webapp.dashboard import accounts
@@ -81,6 +84,28 @@ def test_calendars_list_filters_and_search(dash: FlaskClient, project: Project, 
     assert ids("?q=tenant") == set()  # keys are not searched
     assert ids("?q=%25") == set()  # LIKE wildcards are literal
     assert ids("?state=bogus&sort=bogus") == {a["id"], b["id"], c["id"]}
+
+
+@pytest.mark.parametrize("stored", ["json-null", "sql-null", "scalar"])
+def test_search_whatever_the_metadata_holds(
+    dash: FlaskClient, project: Project, make_calendar: Any, stored: str
+) -> None:
+    """Metadata stored as JSON ``null``, SQL NULL or a scalar: a search that reaches it matches nothing
+    there (PostgreSQL's ``json_each_text`` once failed on a scalar: a 500)."""
+    plain = make_calendar(deduplication_key="plain-user", metadata={"team": "zzz-blue"})
+    odd = make_calendar(deduplication_key="odd-user")
+    value = {"json-null": text_sql("'null'"), "sql-null": None, "scalar": text_sql("'\"zzz\"'")}[stored]
+    db.session.execute(
+        sa_update(Calendar).where(Calendar.object_id == odd["id"]).values(meta=value)
+        if value is not None
+        else sa_update(Calendar).where(Calendar.object_id == odd["id"]).values(meta=sa_null())
+    )
+    db.session.commit()
+    url = base(project) + "/calendars"
+    for term, expected in (("zzz", {plain["id"]}), ("nothing-matches", set())):
+        body = text(dash.get(url, query_string={"q": term}))
+        assert set(re.findall(r"<code>(cal_\w+)</code>", body)) & {plain["id"], odd["id"]} == expected, term
+    assert dash.get(url, query_string={"q": "a\x00b"}).status_code == 400  # webapp.guards
 
 
 @pytest.mark.parametrize("sort", ["-created", "created", "-last_sync", "last_sync"])

@@ -7,6 +7,7 @@ import re
 from datetime import datetime
 from typing import Any
 
+import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
@@ -457,3 +458,23 @@ def test_the_request_log_stays_bounded_and_its_ids_keep_counting(google: Provide
     calls = google.calls()
     ids = [c["id"] for c in calls]
     assert len(calls) <= 10 and ids == sorted(ids) and ids[-1] == 25
+
+
+@pytest.mark.parametrize(
+    ("address", "accepted"),
+    [
+        ("http://calendar.example.com/push/google", False),
+        ("ftp://calendar.example.com/push/google", False),
+        ("https://calendar.example.com/push/google", True),
+    ],
+)
+def test_watch_refuses_a_plain_http_address_unless_loopback(google: Provider, address: str, accepted: bool) -> None:
+    """As Google does (``push.webhookUrlNotHttps``); the loopback receiver above is allowed for tests."""
+    token = connect(google)["access_token"]
+    watch = {"id": f"chan-{accepted}-{len(address)}", "type": "web_hook", "address": address}
+    response = google.send("POST", "/calendar/v3/calendars/primary/events/watch", token, json=watch)
+    if accepted:
+        assert response.status_code == 200, response.text
+    else:
+        assert response.status_code == 400
+        assert response.json()["error"]["errors"][0]["reason"] == "push.webhookUrlNotHttps"

@@ -357,3 +357,19 @@ def test_cli_prints_settings(monkeypatch: Any) -> None:
     assert lines["GOOGLE_TOKEN_URL"].startswith("http://127.0.0.2:")
     assert lines["MICROSOFT_GRAPH_URL"].startswith("http://127.0.0.3:") and lines["MICROSOFT_TENANT"] == "common"
     parse_qs(urlparse(lines["GOOGLE_AUTHORIZE_URL"]).query)
+
+
+def test_subscription_refuses_a_plain_http_notification_url(microsoft: Provider, receiver: Receiver) -> None:
+    token = connect(microsoft)["access_token"]
+    body = {
+        "changeType": "created,updated,deleted",
+        "notificationUrl": "http://calendar.example.com/push/microsoft",
+        "resource": "me/events",
+        "expirationDateTime": expiry(60),
+    }
+    refused = microsoft.send("POST", "/v1.0/subscriptions", token, json=body)
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "ValidationError" and "HTTPS" in refused.json()["error"]["message"]
+    lifecycle = {**body, "notificationUrl": receiver.url + "/x", "lifecycleNotificationUrl": "http://example.com/l"}
+    assert microsoft.send("POST", "/v1.0/subscriptions", token, json=lifecycle).status_code == 400
+    assert not [r for r in receiver.requests if "validation" in r]  # refused before any handshake

@@ -119,6 +119,40 @@ def test_google_meet_from_conference_data() -> None:
     assert google_meeting_url(event) == MEET
 
 
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "https://meet.google.com/abc-def-ghi",  # not shaped 3-4-3, yet Google's own entry
+        "https://meet.google.com/lookup/abcdefghij",
+        "https://example.webex.com/meet/j.doe",
+    ],
+)
+def test_google_conference_video_entry_is_taken_as_given(uri: str) -> None:
+    conference = {
+        "entryPoints": [{"entryPointType": "phone", "uri": "tel:+1-555-0100"}, {"entryPointType": "video", "uri": uri}]
+    }
+    event = google_event(conferenceData=conference, description=f"Or {MEET}")
+    assert google_meeting_url(event) == uri
+
+
+def test_text_keeps_the_strict_patterns() -> None:
+    assert google_meeting_url(google_event(location="https://meet.google.com/abc-def-ghi")) is None
+    assert microsoft_meeting_url(graph_event(body={"contentType": "text", "content": "https://example.com/x"})) is None
+
+
+def test_a_conference_entry_that_is_not_an_http_url_is_ignored() -> None:
+    conference = {"entryPoints": [{"entryPointType": "video", "uri": "javascript:alert(1)"}]}
+    assert google_meeting_url(google_event(conferenceData=conference, hangoutLink=MEET)) == MEET
+    assert microsoft_meeting_url(graph_event(onlineMeeting={"joinUrl": "not a url"}, onlineMeetingUrl=TEAMS)) == TEAMS
+
+
+def test_microsoft_join_url_is_taken_as_given() -> None:
+    odd = "https://teams.microsoft.com/meet/2981234567?p=abc"
+    assert microsoft_meeting_url(graph_event(onlineMeeting={"joinUrl": odd}, location={"displayName": ZOOM})) == odd
+    custom = "https://contoso.example/join/42"
+    assert microsoft_meeting_url(graph_event(onlineMeeting={"joinUrl": custom})) == custom
+
+
 def test_google_zoom_addon_entry_point_beats_hangout_link_and_text() -> None:
     event = google_event(
         conferenceData=ZOOM_ADDON_CONFERENCE,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from flask import Response, g, request
@@ -14,6 +15,21 @@ from webapp.events import queries
 from webapp.events.queries import ORDERINGS, EventFilters
 
 EVENTS_PAGE_SIZE = 100
+
+# The date-times the filters take, declared once for the parser and the OpenAPI document: RFC 3339
+# with an offset (or "Z"), or without one (read as UTC). Years 0002-9998, so that no offset takes a
+# time out of what both databases store once in UTC. ASCII digits only ([0-9], not \d).
+_YEAR = "(000[2-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9])"
+_TIME = "T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]([.][0-9]{1,6})?"
+_OFFSET = "(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
+DATETIME_WITH_OFFSET = f"^{_YEAR}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01]){_TIME}{_OFFSET}$"
+# Without an offset: days written per month, so that every value the pattern allows exists
+# (February stops at 28; a 29th without an offset is read when it exists but not documented).
+NAIVE_DATETIME = (
+    f"^{_YEAR}-((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)"
+    f"|02-(0[1-9]|1[0-9]|2[0-8])){_TIME}$"
+)
+_DATETIME = re.compile(f"{DATETIME_WITH_OFFSET[:-1]}?$")
 _EXAMPLES = {
     "updated_at_gte": "2025-01-13T10:30:00Z",
     "start_time_gte": "2025-01-13T10:30:00Z",
@@ -61,11 +77,16 @@ def _filters() -> EventFilters:
 def _datetime(name: str, value: str | None) -> datetime | None:
     if value is None:
         return None
+    value = value.replace(" ", "+")  # an unencoded "+" in a query string arrives as a space
     try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace(" ", "+"))
-    except ValueError:
+        if not _DATETIME.fullmatch(value):
+            raise ValueError(value)
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        # In UTC, as stored; a time that falls outside years 1-9999 there (OverflowError) exists in
+        # neither database, so it is refused like a malformed one.
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise BadQuery(f"Invalid {name} format. Use ISO 8601 format (e.g., {_EXAMPLES[name]})") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def _boolean(name: str, value: str | None) -> bool | None:

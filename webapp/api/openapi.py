@@ -7,10 +7,19 @@ from typing import Any
 from flask.typing import ResponseReturnValue
 
 from webapp.api.blueprint import bp
+from webapp.api.events import DATETIME_WITH_OFFSET, NAIVE_DATETIME
+from webapp.webhooks.ssrf import URL_PATTERN
 
 _STRING_OR_NULL = {"type": ["string", "null"]}
 _DATETIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
 _TRIGGERS = ["calendar.state_change", "calendar.events_update"]
+_WEBHOOK_URL = {
+    "type": "string",
+    "maxLength": 2048,
+    "pattern": URL_PATTERN,
+    "description": "http(s), https in production; no user name or password; in production no private or "
+    "loopback address unless WEBHOOK_ALLOW_PRIVATE_ADDRESSES",
+}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -35,15 +44,41 @@ def _json_response(description: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def _body(schema: str) -> dict[str, Any]:
-    return {"required": True, "content": {"application/json": {"schema": _ref(schema)}}}
+def _body(schema: str, *, required: bool = True) -> dict[str, Any]:
+    """A JSON body; an optional one may be left out (the service reads an empty body as ``{}``)."""
+    return {"required": required, "content": {"application/json": {"schema": _ref(schema)}}}
 
 
-_ERRORS = {
-    "400": _json_response("Validation error", _ref("ValidationError")),
-    "401": _json_response("Missing or invalid API key", _ref("Detail")),
-    "404": _json_response("Not found", _ref("NotFound")),
+def _any(*names: str) -> dict[str, Any]:
+    return {"anyOf": [_ref(name) for name in names]}
+
+
+# Strings the service trims and refuses when blank or holding a NUL character (the database cannot
+# store one). Like Attendee (Django REST framework) it also takes a JSON number where a string is due.
+_TEXT_PATTERN = "^[^\\x00]*[^\\s\\x00][^\\x00]*$"
+
+
+def _text(max_length: int, **extra: Any) -> dict[str, Any]:
+    return {"type": ["string", "number"], "pattern": _TEXT_PATTERN, "minLength": 1, "maxLength": max_length, **extra}
+
+
+# The error answers, by where they occur (the four shapes: see the schemas FieldErrors, Error, Detail).
+_UNAUTHENTICATED = {"401": _json_response("Missing, malformed, unknown or revoked API key", _ref("Detail"))}
+_NOT_FOUND = {"404": _json_response("No such object in this project", _ref("Error"))}
+_BAD_QUERY = {"400": _json_response("A query parameter with a value that cannot be used", _ref("Error"))}
+_BAD_CURSOR = {"404": _json_response("A cursor this service did not produce", _ref("Detail"))}
+_BAD_BODY = {
+    "400": _json_response(
+        "Field errors, a whole-body error (non_field_errors) or malformed JSON (detail)",
+        _any("FieldErrors", "Detail"),
+    ),
+    "413": _json_response("Body larger than 256 KiB", _ref("Detail")),
+    "415": _json_response("Body not JSON", _ref("Detail")),
 }
+# Reads and actions on one object; lists; bodies.
+_ERRORS = {**_UNAUTHENTICATED, **_NOT_FOUND}
+_LIST_ERRORS = {**_UNAUTHENTICATED, **_BAD_QUERY, **_BAD_CURSOR}
+_BODY_ERRORS = {**_UNAUTHENTICATED, **_BAD_BODY}
 
 SCHEMAS: dict[str, Any] = {
     "Calendar": {
@@ -84,21 +119,28 @@ SCHEMAS: dict[str, Any] = {
         "required": ["platform", "client_id", "client_secret", "refresh_token"],
         "properties": {
             "platform": {"enum": ["google", "microsoft"]},
-            "client_id": {"type": "string", "maxLength": 255},
-            "client_secret": {"type": "string", "maxLength": 4096, "writeOnly": True},
-            "refresh_token": {"type": "string", "maxLength": 4096, "writeOnly": True},
-            "platform_uuid": {"type": "string", "maxLength": 1024},
-            "metadata": {"type": "object", "minProperties": 1, "additionalProperties": {"type": "string"}},
-            "deduplication_key": {"type": "string", "maxLength": 1024},
+            "client_id": _text(255),
+            "client_secret": _text(4096, writeOnly=True),
+            "refresh_token": _text(4096, writeOnly=True),
+            "platform_uuid": _text(1024),
+            "metadata": _ref("Metadata"),
+            "deduplication_key": _text(1024),
         },
+    },
+    "Metadata": {
+        "type": "object",
+        "description": "String values; at most 1000 characters as JSON",
+        "minProperties": 1,
+        "propertyNames": {"pattern": "^[^\\x00]*$"},
+        "additionalProperties": {"type": "string", "pattern": "^[^\\x00]*$"},
     },
     "CalendarPatch": {
         "type": "object",
         "additionalProperties": False,
         "properties": {
-            "client_secret": {"type": "string", "maxLength": 4096, "writeOnly": True},
-            "refresh_token": {"type": "string", "maxLength": 4096, "writeOnly": True},
-            "metadata": {"type": "object", "minProperties": 1, "additionalProperties": {"type": "string"}},
+            "client_secret": _text(4096, writeOnly=True),
+            "refresh_token": _text(4096, writeOnly=True),
+            "metadata": _ref("Metadata"),
         },
     },
     "CalendarPage": _page("Calendar"),
@@ -117,6 +159,7 @@ SCHEMAS: dict[str, Any] = {
             "ical_uid",
             "name",
             "raw",
+            "bots",
             "created_at",
             "updated_at",
         ],
@@ -138,6 +181,7 @@ SCHEMAS: dict[str, Any] = {
             "ical_uid": _STRING_OR_NULL,
             "name": _STRING_OR_NULL,
             "raw": {"type": "object"},
+            "bots": {"type": "array", "maxItems": 0, "description": "Always empty: this service schedules no bots"},
             "created_at": {"type": "string", "format": "date-time"},
             "updated_at": {"type": "string", "format": "date-time"},
         },
@@ -167,7 +211,7 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "required": ["url"],
         "properties": {
-            "url": {"type": "string", "maxLength": 2048, "description": "http(s); https in production"},
+            "url": _WEBHOOK_URL,
             "triggers": {"type": "array", "minItems": 1, "items": {"enum": _TRIGGERS}},
             "state": {"enum": ["active", "paused"]},
         },
@@ -176,7 +220,7 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "additionalProperties": False,
         "properties": {
-            "url": {"type": "string", "maxLength": 2048},
+            "url": _WEBHOOK_URL,
             "triggers": {"type": "array", "minItems": 1, "items": {"enum": _TRIGGERS}},
             "state": {"enum": ["active", "paused"], "description": "active resumes and clears the failure run"},
         },
@@ -236,18 +280,24 @@ SCHEMAS: dict[str, Any] = {
         },
     },
     "WebhookDeliveryPage": _page("WebhookDelivery"),
-    "ValidationError": {
-        "description": "Field errors ({field: [messages]}) or {non_field_errors: [message]}",
+    "FieldErrors": {
+        "description": "Field errors ({field: [messages]}) or a whole-body one ({non_field_errors: [message]}); "
+        "with ?validate=true a provider's refusal is a failure object under the field at fault",
         "type": "object",
-        "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        "minProperties": 1,
+        "additionalProperties": {"type": "array", "minItems": 1, "items": {"type": ["string", "object"]}},
     },
-    "NotFound": {
+    "Error": {
+        "description": "An unknown object (404) or a bad query parameter (400)",
         "type": "object",
+        "additionalProperties": False,
         "required": ["error"],
         "properties": {"error": {"type": "string"}},
     },
     "Detail": {
+        "description": "Authentication, malformed JSON, media type, size, cursor and throttling errors",
         "type": "object",
+        "additionalProperties": False,
         "required": ["detail"],
         "properties": {"detail": {"type": "string"}},
     },
@@ -255,6 +305,16 @@ SCHEMAS: dict[str, Any] = {
 
 _CALENDAR_ID = {"name": "object_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _OBJECT_ID = _CALENDAR_ID
+
+
+# The filters' date-times (webapp.api.events declares the patterns): RFC 3339, or without an offset.
+_ISO_8601 = {
+    "anyOf": [
+        {"type": "string", "format": "date-time", "pattern": DATETIME_WITH_OFFSET},
+        {"type": "string", "pattern": NAIVE_DATETIME, "description": "UTC"},
+    ],
+    "examples": ["2025-01-13T10:30:00Z"],
+}
 
 
 def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -270,7 +330,7 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "201": _json_response("The created calendar", _ref("Calendar")),
                 "429": _json_response("Throttled", _ref("Detail")),
-                **_ERRORS,
+                **_BODY_ERRORS,
             },
         },
         "get": {
@@ -283,7 +343,7 @@ PATHS: dict[str, Any] = {
                 _query("platform", {"enum": ["google", "microsoft"]}, "Extension"),
                 _query("page_size", {"type": "integer", "minimum": 1, "maximum": 100}, "Extension"),
             ],
-            "responses": {"200": _json_response("A page of calendars", _ref("CalendarPage")), **_ERRORS},
+            "responses": {"200": _json_response("A page of calendars", _ref("CalendarPage")), **_LIST_ERRORS},
         },
     },
     "/calendars/{object_id}": {
@@ -295,8 +355,8 @@ PATHS: dict[str, Any] = {
         "patch": {
             "operationId": "updateCalendar",
             "summary": "Replace credentials or metadata; queues a sync",
-            "requestBody": _body("CalendarPatch"),
-            "responses": {"200": _json_response("The updated calendar", _ref("Calendar")), **_ERRORS},
+            "requestBody": _body("CalendarPatch", required=False),
+            "responses": {"200": _json_response("The updated calendar", _ref("Calendar")), **_ERRORS, **_BAD_BODY},
         },
         "delete": {
             "operationId": "deleteCalendar",
@@ -319,11 +379,11 @@ PATHS: dict[str, Any] = {
                 _query("cursor", {"type": "string"}, "Opaque cursor from next or previous"),
                 _query("calendar_id", {"type": "string"}, "Exact; unknown gives an empty list"),
                 _query("calendar_deduplication_key", {"type": "string"}, "Exact"),
-                _query("updated_at_gte", {"type": "string", "format": "date-time"}, "ISO 8601"),
-                _query("updated_after", {"type": "string", "format": "date-time"}, "Old name of updated_at_gte"),
+                _query("updated_at_gte", _ISO_8601, "ISO 8601"),
+                _query("updated_after", _ISO_8601, "Old name of updated_at_gte"),
                 _query("event_id", {"type": "string"}, "Exact"),
-                _query("start_time_gte", {"type": "string", "format": "date-time"}, "ISO 8601"),
-                _query("end_time_lte", {"type": "string", "format": "date-time"}, "ISO 8601"),
+                _query("start_time_gte", _ISO_8601, "ISO 8601"),
+                _query("end_time_lte", _ISO_8601, "ISO 8601"),
                 _query(
                     "ordering",
                     {
@@ -343,7 +403,7 @@ PATHS: dict[str, Any] = {
                 _query("is_deleted", {"type": "boolean"}, "Extension"),
                 _query("page_size", {"type": "integer", "minimum": 1, "maximum": 100}, "Extension"),
             ],
-            "responses": {"200": _json_response("A page of events", _ref("CalendarEventPage")), **_ERRORS},
+            "responses": {"200": _json_response("A page of events", _ref("CalendarEventPage")), **_LIST_ERRORS},
         }
     },
     "/calendar_events/{object_id}": {
@@ -359,7 +419,7 @@ PATHS: dict[str, Any] = {
             "operationId": "createWebhook",
             "summary": "Extension: subscribe a URL to triggers; returns the project's signing secret once",
             "requestBody": _body("WebhookCreate"),
-            "responses": {"201": _json_response("The created webhook", _ref("Webhook")), **_ERRORS},
+            "responses": {"201": _json_response("The created webhook", _ref("Webhook")), **_BODY_ERRORS},
         },
         "get": {
             "operationId": "listWebhooks",
@@ -368,7 +428,7 @@ PATHS: dict[str, Any] = {
                 _query("cursor", {"type": "string"}, "Opaque cursor from next or previous"),
                 _query("page_size", {"type": "integer", "minimum": 1, "maximum": 100}, "Extension"),
             ],
-            "responses": {"200": _json_response("A page of webhooks", _ref("WebhookPage")), **_ERRORS},
+            "responses": {"200": _json_response("A page of webhooks", _ref("WebhookPage")), **_LIST_ERRORS},
         },
     },
     "/webhooks/rotate_secret": {
@@ -376,7 +436,10 @@ PATHS: dict[str, Any] = {
             "operationId": "rotateWebhookSecret",
             "summary": "Extension: a new signing secret; the previous ones keep signing (X-Webhook-Signatures) "
             "for WEBHOOK_SECRET_ROTATION_HOURS",
-            "responses": {"200": _json_response("The new secret, shown once", _ref("WebhookSecret")), **_ERRORS},
+            "responses": {
+                "200": _json_response("The new secret, shown once", _ref("WebhookSecret")),
+                **_UNAUTHENTICATED,
+            },
         }
     },
     "/webhooks/{object_id}": {
@@ -387,8 +450,8 @@ PATHS: dict[str, Any] = {
         },
         "patch": {
             "operationId": "updateWebhook",
-            "requestBody": _body("WebhookPatch"),
-            "responses": {"200": _json_response("The updated webhook", _ref("Webhook")), **_ERRORS},
+            "requestBody": _body("WebhookPatch", required=False),
+            "responses": {"200": _json_response("The updated webhook", _ref("Webhook")), **_ERRORS, **_BAD_BODY},
         },
         "delete": {
             "operationId": "deleteWebhook",
@@ -408,7 +471,9 @@ PATHS: dict[str, Any] = {
             ],
             "responses": {
                 "200": _json_response("A page of deliveries", _ref("WebhookDeliveryPage")),
-                **_ERRORS,
+                **_UNAUTHENTICATED,
+                **_BAD_QUERY,
+                "404": _json_response("Unknown webhook (error) or cursor (detail)", _any("Error", "Detail")),
             },
         },
     },
@@ -448,14 +513,14 @@ SCHEMAS.update(
             "additionalProperties": False,
             "properties": {
                 "platform": {"enum": ["google", "microsoft"], "description": "Skip the provider choice"},
-                "calendar_id": {"type": "string", "description": "Reconnect this calendar in place"},
-                "deduplication_key": {"type": "string", "maxLength": 1024},
-                "metadata": {"type": "object", "additionalProperties": {"type": "string"}, "minProperties": 1},
-                "redirect_url": {
-                    "type": "string",
-                    "maxLength": 2048,
-                    "description": "Absolute http(s) URL on one of the project's allowed redirect origins",
-                },
+                "calendar_id": _text(64, description="Reconnect this calendar (of this project) in place"),
+                "deduplication_key": _text(1024),
+                "metadata": _ref("Metadata"),
+                "redirect_url": _text(
+                    2048,
+                    format="uri",
+                    description="Absolute http(s) URL on one of the project's allowed redirect origins",
+                ),
             },
         },
         "ConnectSessionCreated": {
@@ -506,10 +571,10 @@ PATHS.update(
             "post": {
                 "operationId": "createConnectSession",
                 "summary": "Extension: a one-hour link where an end user connects (or reconnects) a calendar",
-                "requestBody": _body("ConnectSessionCreate"),
+                "requestBody": _body("ConnectSessionCreate", required=False),
                 "responses": {
                     "201": _json_response("The session and its URL", _ref("ConnectSessionCreated")),
-                    **_ERRORS,
+                    **_BODY_ERRORS,
                 },
             }
         },

@@ -5,8 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -14,6 +15,10 @@ from flask import Response, request
 
 from webapp.errors import BadQuery, InvalidCursor
 from webapp.keyset import Cursor, Page
+
+# Integers a cursor may carry: what a 64-bit column holds (SQLite refuses larger ones with an error).
+_INT64 = range(-(2**63), 2**63)
+_PAGE_SIZE = re.compile(r"[0-9]{1,4}")
 
 
 def encode_cursor(cursor: Cursor) -> str:
@@ -37,11 +42,12 @@ def decode_cursor(value: str | None, *, kind: type = int) -> Cursor | None:
             sort_value = datetime.fromisoformat(sort_value)
             if sort_value.tzinfo is None:
                 raise ValueError("naive")
-        elif type(sort_value) is not int:
+            sort_value = sort_value.astimezone(UTC)  # OverflowError: outside what a database stores
+        elif type(sort_value) is not int or sort_value not in _INT64:
             raise ValueError("not an int")
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeEncodeError):
+    except (ValueError, KeyError, TypeError, OverflowError, binascii.Error, UnicodeEncodeError):
         raise InvalidCursor() from None
-    if type(row_id) is not int or reverse not in (0, 1):
+    if type(row_id) is not int or row_id not in _INT64 or reverse not in (0, 1):
         raise InvalidCursor()
     return Cursor(sort_value, row_id, bool(reverse))
 
@@ -51,7 +57,7 @@ def page_size(default: int, maximum: int = 100) -> int:
     raw = request.args.get("page_size")
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    if not _PAGE_SIZE.fullmatch(raw) or not 1 <= int(raw) <= maximum:
         raise BadQuery(f"Invalid page_size. Use an integer from 1 to {maximum}.")
     return int(raw)
 

@@ -124,6 +124,8 @@ def _metadata(value: Any, name: str) -> dict[str, str]:
     for key, item in value.items():
         if not isinstance(item, str):
             raise _FieldInvalid(f"Value for key '{key}' must be a string")
+        if "\x00" in key or "\x00" in item:
+            raise _FieldInvalid("Null characters are not allowed.")
     if len(json.dumps(value)) > METADATA_MAX_JSON_LENGTH:
         raise _FieldInvalid(f"Metadata must be less than {METADATA_MAX_JSON_LENGTH} characters")
     return value

@@ -46,9 +46,11 @@ def _url(value: Any) -> str:
         raise _Invalid("This field may not be null.")
     if not isinstance(value, str):
         raise _Invalid("Not a valid string.")
-    text = value.strip()
-    if not text:
+    text = value  # not trimmed: the whole value is checked against ssrf.URL_PATTERN
+    if not text.strip():
         raise _Invalid("This field may not be blank.")
+    if "\x00" in text:
+        raise _Invalid("Null characters are not allowed.")
     if len(text) > URL_MAX_LENGTH:
         raise _Invalid(f"Ensure this field has no more than {URL_MAX_LENGTH} characters.")
     try:
@@ -172,25 +174,25 @@ def rotate_webhook_secret() -> ResponseReturnValue:
     return {"signing_secret": secret, "previous_secrets_expire_at": iso(previous_expire_at)}
 
 
-@bp.get("/webhooks/<object_id>")
+@bp.get("/webhooks/<webhook_id:object_id>")
 def get_webhook(object_id: str) -> ResponseReturnValue:
     return webhook_json(queries.get_endpoint(project=g.project, object_id=object_id))
 
 
-@bp.patch("/webhooks/<object_id>")
+@bp.patch("/webhooks/<webhook_id:object_id>")
 def patch_webhook(object_id: str) -> ResponseReturnValue:
     endpoint = queries.get_endpoint(project=g.project, object_id=object_id)
     changes = parse_webhook(parsing.json_object(), required=())
     return webhook_json(service.update_endpoint(endpoint=endpoint, **_present(changes)))
 
 
-@bp.delete("/webhooks/<object_id>")
+@bp.delete("/webhooks/<webhook_id:object_id>")
 def delete_webhook(object_id: str) -> ResponseReturnValue:
     service.delete_endpoint(endpoint=queries.get_endpoint(project=g.project, object_id=object_id))
     return Response(b"", status=200, content_type="application/json")
 
 
-@bp.get("/webhooks/<object_id>/deliveries")
+@bp.get("/webhooks/<webhook_id:object_id>/deliveries")
 def list_webhook_deliveries(object_id: str) -> ResponseReturnValue:
     endpoint = queries.get_endpoint(project=g.project, object_id=object_id)
     status = request.args.get("status")
@@ -208,7 +210,7 @@ def list_webhook_deliveries(object_id: str) -> ResponseReturnValue:
     return pagination.page_json(page, delivery_json)
 
 
-@bp.post("/webhooks/<object_id>/test")
+@bp.post("/webhooks/<webhook_id:object_id>/test")
 def test_webhook(object_id: str) -> ResponseReturnValue:
     endpoint = queries.get_endpoint(project=g.project, object_id=object_id)
     return delivery_json(service.send_test(endpoint=endpoint))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, case, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from webapp.errors import AppError, FieldErrors, NotFound
@@ -107,70 +109,100 @@ def project_ids_of(admin: AdminUser) -> list[str]:
     )
 
 
-@dataclass
-class _Window:
-    count: int
-    start: datetime | None
-    locked_until: datetime | None
+def _reserve(table: Any, where: ColumnElement[bool], count: Any, start: Any, locked: Any, now: datetime) -> bool:
+    """Count one attempt against a throttle row, in one conditional ``UPDATE``: refused (False) while
+    the row is locked. The count is taken *before* the password is checked, so concurrent attempts
+    (other threads, other workers) can never check more than ``MAX_FAILURES`` passwords per window:
+    the database serializes the updates of one row, and each one sees the count the others left.
+    """
+    fresh = or_(start.is_(None), start < now - WINDOW, and_(locked.is_not(None), locked <= now))
+    new_count = case((fresh, 1), else_=count + 1)
+    at, until = literal(now, start.type), literal(now + LOCK, locked.type)
+    statement = (
+        update(table)
+        .where(where, or_(locked.is_(None), locked <= now))
+        .values(
+            {
+                count: new_count,
+                start: case((fresh, at), else_=start),
+                locked: case((new_count >= MAX_FAILURES, until), else_=None),
+            }
+        )
+        .returning(count)
+        .execution_options(synchronize_session=False)
+    )
+    return db.session.execute(statement).first() is not None
 
 
-def _locked_for(window: _Window, now: datetime) -> timedelta | None:
-    if window.locked_until is not None and window.locked_until > now:
-        return window.locked_until - now
-    return None
+def _refund(table: Any, where: ColumnElement[bool], count: Any, locked: Any, now: datetime) -> None:
+    """Give back the attempt a successful login reserved: only failures count against a client."""
+    remaining = count - 1
+    db.session.execute(
+        update(table)
+        .where(where, count > 0)
+        .values({count: remaining, locked: case((remaining >= MAX_FAILURES, locked), else_=None)})
+        .execution_options(synchronize_session=False)
+    )
 
 
-def _count_failure(window: _Window, now: datetime) -> None:
-    if window.start is None or now - window.start > WINDOW or (window.locked_until and window.locked_until <= now):
-        window.count, window.start, window.locked_until = 0, now, None
-    window.count += 1
-    if window.count >= MAX_FAILURES:
-        window.locked_until = now + LOCK
+def _wait(locks: list[datetime | None], now: datetime) -> timedelta:
+    return max((lock - now for lock in locks if lock is not None and lock > now), default=LOCK)
 
 
 def authenticate(*, email: str, password: str, client: str) -> AdminUser:
-    """Check a login; count failures per account and per client address.
+    """Check a login; count attempts per account and per client address (``TRUSTED_PROXY_COUNT``
+    decides which address that is).
 
     :raises LoginThrottled: the account or the client is locked (checked before the password).
     :raises LoginFailed: unknown email, wrong password or inactive account (one message for all).
     """
     now = utcnow()
     client_key = client[:128]
-    throttle = db.session.scalar(select(LoginThrottle).where(LoginThrottle.client_key == client_key))
     admin = admin_by_email(email)
-    windows: list[_Window] = []
-    if throttle is not None:
-        windows.append(_Window(throttle.failure_count, throttle.window_start, throttle.locked_until))
-    if admin is not None:
-        windows.append(_Window(admin.failed_login_count, admin.failed_login_window_start, admin.locked_until))
-    waits = [wait for w in windows if (wait := _locked_for(w, now)) is not None]
-    if waits:
-        raise LoginThrottled(max(waits))
+    # The client's row exists before it is counted (two first attempts at once both find it).
+    db.session.execute(
+        _insert_ignoring_duplicates(LoginThrottle, client_key=client_key, failure_count=0, window_start=now)
+    )
+    by_client = LoginThrottle.client_key == client_key
+    T, A = LoginThrottle, AdminUser  # short names: the throttle columns are passed one by one
+    client_ok = _reserve(T, by_client, T.failure_count, T.window_start, T.locked_until, now)
+    by_account = A.id == (admin.id if admin is not None else -1)
+    account_ok = client_ok and (
+        admin is None or _reserve(A, by_account, A.failed_login_count, A.failed_login_window_start, A.locked_until, now)
+    )
+    if not account_ok:
+        if client_ok:  # the account was locked: this attempt did not count against the client
+            _refund(T, by_client, T.failure_count, T.locked_until, now)
+        locks = [db.session.scalar(select(T.locked_until).where(by_client))]
+        if admin is not None:
+            locks.append(db.session.scalar(select(A.locked_until).where(by_account)))
+        db.session.commit()
+        raise LoginThrottled(_wait(locks, now))
+    db.session.commit()  # the attempts are counted before the (slow) check, and no lock is held during it
     ok = _verify(admin.password_hash if admin is not None else _DUMMY_HASH, password)
     if admin is not None and ok and admin.is_active_account:
-        admin.failed_login_count, admin.failed_login_window_start, admin.locked_until = 0, None, None
-        admin.last_login_at = now
+        _refund(T, by_client, T.failure_count, T.locked_until, now)
+        db.session.execute(
+            update(A)
+            .where(by_account)
+            .values(failed_login_count=0, failed_login_window_start=None, locked_until=None, last_login_at=now)
+            .execution_options(synchronize_session=False)
+        )
         if _hasher.check_needs_rehash(admin.password_hash):
-            admin.password_hash = _hasher.hash(password)
+            db.session.execute(update(A).where(by_account).values(password_hash=_hasher.hash(password)))
         db.session.commit()
+        db.session.refresh(admin)
         return admin
-    if throttle is None:
-        throttle = LoginThrottle(client_key=client_key, failure_count=0, window_start=now)
-        db.session.add(throttle)
-    by_client = _Window(throttle.failure_count, throttle.window_start, throttle.locked_until)
-    _count_failure(by_client, now)
-    throttle.failure_count, throttle.window_start = by_client.count, by_client.start or now
-    throttle.locked_until = by_client.locked_until
     if admin is not None:
-        by_account = _Window(admin.failed_login_count, admin.failed_login_window_start, admin.locked_until)
-        _count_failure(by_account, now)
-        admin.failed_login_count, admin.failed_login_window_start = by_account.count, by_account.start
-        admin.locked_until = by_account.locked_until
-    try:
-        db.session.commit()
-    except IntegrityError:  # two first failures from one client at once: the other row counts
-        db.session.rollback()
+        db.session.refresh(admin)
     raise LoginFailed()
+
+
+def _insert_ignoring_duplicates(table: Any, **values: Any) -> Any:
+    """``INSERT … ON CONFLICT DO NOTHING`` in the dialect of the session's database."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return postgresql_insert(table).values(**values).on_conflict_do_nothing()
+    return sqlite_insert(table).values(**values).on_conflict_do_nothing()
 
 
 def _verify(password_hash: str, password: str) -> bool:

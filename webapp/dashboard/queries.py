@@ -6,10 +6,10 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, literal, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal, or_, select
 
 from webapp.errors import NotFound
 from webapp.extensions import db
@@ -155,6 +155,9 @@ class CalendarFilters:
     sort: str = "-created"
 
 
+_INT64_MIN = -(2**63)  # cursor integers outside 64 bits exist in no database (SQLite raises on them)
+
+
 def encode_cursor(cursor: Cursor) -> str:
     value = cursor.value.isoformat() if isinstance(cursor.value, datetime) else cursor.value
     raw = json.dumps({"v": value, "i": cursor.id, "r": int(cursor.reverse)}, separators=(",", ":"))
@@ -169,11 +172,15 @@ def decode_cursor(value: str | None) -> Cursor | None:
         data = json.loads(base64.urlsafe_b64decode((value + "=" * (-len(value) % 4)).encode("ascii")))
         raw, row_id, reverse = data["v"], data["i"], data["r"]
         sort_value: Any = raw if raw is None or type(raw) is int else datetime.fromisoformat(raw)
-        if isinstance(sort_value, datetime) and sort_value.tzinfo is None:
+        if isinstance(sort_value, datetime):
+            sort_value = sort_value.astimezone(UTC) if sort_value.tzinfo is not None else None
+            if sort_value is None:
+                return None
+        if type(row_id) is not int or not _INT64_MIN <= row_id < -_INT64_MIN or reverse not in (0, 1):
             return None
-        if type(row_id) is not int or reverse not in (0, 1):
+        if type(sort_value) is int and not _INT64_MIN <= sort_value < -_INT64_MIN:
             return None
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeEncodeError):
+    except (ValueError, KeyError, TypeError, OverflowError, binascii.Error, UnicodeEncodeError):
         return None
     return Cursor(sort_value, row_id, bool(reverse))
 
@@ -184,9 +191,16 @@ def _like(term: str) -> str:
 
 
 def _metadata_value_matches(pattern: str) -> ColumnElement[bool]:
-    """Any metadata *value* contains the term (keys are not searched)."""
-    name = "json_each_text" if db.session.get_bind().dialect.name == "postgresql" else "json_each"
-    pairs = getattr(func, name)(Calendar.meta).table_valued("key", "value")
+    """Any metadata *value* contains the term (keys are not searched).
+
+    Only an object is expanded: metadata may be absent (JSON ``null``), and PostgreSQL's
+    ``json_each_text`` fails on a scalar ("cannot deconstruct a scalar") instead of yielding nothing.
+    """
+    postgres = db.session.get_bind().dialect.name == "postgresql"
+    kind = func.json_typeof(Calendar.meta) if postgres else func.json_type(Calendar.meta)
+    document = case((kind == "object", Calendar.meta), else_=literal({}, Calendar.meta.type))
+    name = "json_each_text" if postgres else "json_each"
+    pairs = getattr(func, name)(document).table_valued("key", "value")
     return exists(select(literal(1)).select_from(pairs).where(pairs.c.value.ilike(pattern, escape="\\")))
 
 
@@ -201,7 +215,7 @@ def list_calendars(
         query = query.where(Calendar.platform == filters.platform)
     if filters.stale:
         query = query.where(_stale(now - timedelta(hours=stale_hours)))
-    if filters.q:
+    if filters.q:  # never with a NUL character: webapp.guards refuses those first
         pattern = _like(filters.q.strip())
         query = query.where(
             or_(

@@ -307,7 +307,7 @@ def add_origin(project_id: str) -> ResponseReturnValue:
     return _settings_redirect(project_id, "origins")
 
 
-@bp.post("/projects/<project_id>/settings/origins/<int:origin_id>/delete")
+@bp.post("/projects/<project_id>/settings/origins/<int(max=2147483647):origin_id>/delete")
 def remove_origin(project_id: str, origin_id: int) -> ResponseReturnValue:
     service.remove_redirect_origin(origin=queries.redirect_origin_of(_project(project_id), origin_id))
     flash("The origin was removed.")

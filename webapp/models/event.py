@@ -116,6 +116,7 @@ def api_document(event: CalendarEvent, calendar_object_id: str) -> dict[str, Any
         "ical_uid": event.ical_uid,
         "name": event.name,
         "raw": event.raw,
+        "bots": [],  # Attendee clients read it; this service schedules no bots
         "created_at": iso(event.created_at),
         "updated_at": iso(event.updated_at),
     }

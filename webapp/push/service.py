@@ -1,7 +1,8 @@
 """Push channels: open and renew them after a sync, stop them on delete or disconnect.
 
-Push is on only when ``PUBLIC_BASE_URL`` is set (providers must reach us); polling stays as the
-safety net either way. Push problems never fail a sync: the next sync tries again.
+Push is on only when ``PUBLIC_BASE_URL`` is set and https (providers must reach us, and only
+over HTTPS; loopback http is allowed for the emulator and tests); polling stays as the safety net
+either way. Push problems never fail a sync: the next sync tries again.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import requests
 from flask import current_app
 from sqlalchemy import delete, select
 
+from config import push_base_url_problem
 from webapp import crypto
 from webapp.extensions import db
 from webapp.models import Calendar
@@ -35,7 +37,7 @@ STOP_ATTEMPTS = 5
 
 
 def push_enabled() -> bool:
-    return bool(current_app.config["PUBLIC_BASE_URL"])
+    return push_base_url_problem(str(current_app.config["PUBLIC_BASE_URL"] or "")) is None
 
 
 def _url(path: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, request
 
 from webapp.push import notifications
@@ -17,6 +19,15 @@ def _validation_echo() -> Response | None:
     return Response(token, status=200, mimetype="text/plain")
 
 
+def _payload() -> Any:
+    """The JSON body; None when it is not JSON, or nested too deeply to parse (RecursionError,
+    which ``silent=True`` does not cover)."""
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:
+        return None
+
+
 @bp.post("/google")
 def google() -> Response:
     return Response(status=notifications.google_notification(request.headers))
@@ -27,7 +38,7 @@ def microsoft() -> Response:
     echo = _validation_echo()
     if echo is not None:
         return echo
-    payload = request.get_json(silent=True)
+    payload = _payload()
     return Response(status=notifications.microsoft_notifications(payload, lifecycle=False))
 
 
@@ -36,5 +47,5 @@ def microsoft_lifecycle() -> Response:
     echo = _validation_echo()
     if echo is not None:
         return echo
-    payload = request.get_json(silent=True)
+    payload = _payload()
     return Response(status=notifications.microsoft_notifications(payload, lifecycle=True))

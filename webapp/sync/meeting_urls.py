@@ -1,7 +1,9 @@
 """Find the Zoom, Google Meet or Microsoft Teams join URL of a calendar event.
 
-Structured conference fields come first because they are authoritative; free text (location,
-description or body, title) is the fallback, searched in that order. Pure functions, no I/O.
+The provider's own conference entry (Google's ``conferenceData`` video entry point, Microsoft's
+``onlineMeeting.joinUrl``) is the meeting URL as given, whatever its shape: the provider put it
+there. Other fields (``hangoutLink``, location, description or body, title) are searched, in that
+order, with the stricter patterns below. Pure functions, no I/O.
 """
 
 from __future__ import annotations
@@ -73,6 +75,15 @@ def extract_meeting_url(*texts_or_sources: str | None) -> str | None:
     return None
 
 
+def _as_given(value: Any) -> str | None:
+    """A provider's own join URL, kept as it is when it is an http(s) URL at all."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lower().startswith(("https://", "http://")) and not any(c.isspace() for c in text):
+            return text
+    return None
+
+
 def _get(obj: Any, *path: str) -> Any:
     for key in path:
         if not isinstance(obj, Mapping):
@@ -88,13 +99,11 @@ def _strings(values: Iterable[Any]) -> list[str | None]:
 def google_meeting_url(event: Mapping[str, Any]) -> str | None:
     """Google Calendar event: ``conferenceData`` video entry points, ``hangoutLink``, then free text."""
     entry_points = _get(event, "conferenceData", "entryPoints")
-    video: list[Any] = []
     if isinstance(entry_points, list):
-        video = [
-            ep.get("uri") for ep in entry_points if isinstance(ep, Mapping) and ep.get("entryPointType") == "video"
-        ]
+        for ep in entry_points:
+            if isinstance(ep, Mapping) and ep.get("entryPointType") == "video" and (url := _as_given(ep.get("uri"))):
+                return url
     return extract_meeting_url(
-        *_strings(video),
         *_strings(
             [
                 event.get("hangoutLink"),
@@ -108,6 +117,9 @@ def google_meeting_url(event: Mapping[str, Any]) -> str | None:
 
 def microsoft_meeting_url(event: Mapping[str, Any]) -> str | None:
     """Graph event: ``onlineMeeting.joinUrl``, ``onlineMeetingUrl``, then location, body and subject."""
+    joined = _as_given(_get(event, "onlineMeeting", "joinUrl"))
+    if joined:
+        return joined
     locations = event.get("locations")
     extra_locations: list[Any] = []
     if isinstance(locations, list):
@@ -116,7 +128,6 @@ def microsoft_meeting_url(event: Mapping[str, Any]) -> str | None:
     return extract_meeting_url(
         *_strings(
             [
-                _get(event, "onlineMeeting", "joinUrl"),
                 event.get("onlineMeetingUrl"),
                 _get(event, "location", "displayName"),
                 _get(event, "location", "locationUri"),

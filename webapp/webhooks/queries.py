@@ -9,6 +9,7 @@ from webapp.errors import NotFound
 from webapp.extensions import db
 from webapp.keyset import Cursor, Page, keyset_page
 from webapp.models import Calendar, ProjectScope, WebhookDelivery, WebhookEndpoint
+from webapp.models.ids import storable
 
 
 def get_endpoint(*, project: ProjectScope, object_id: str) -> WebhookEndpoint:
@@ -62,6 +63,8 @@ def list_deliveries(
     if endpoint is not None:
         query = query.where(WebhookDelivery.endpoint_id == endpoint.id)
     if calendar_object_id is not None:
+        if not storable(calendar_object_id):
+            return Page([], None, None)  # nothing stored can match a NUL character
         calendar_ids = select(Calendar.id).where(
             Calendar.object_id == calendar_object_id, Calendar.project_id == project.id
         )

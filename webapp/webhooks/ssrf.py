@@ -9,6 +9,7 @@ verifies the certificate against the host name), so a second DNS answer cannot s
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -20,6 +21,12 @@ _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _METADATA = frozenset({ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")})
 # Enough bytes for the first 500 characters of any UTF-8 response.
 _READ_LIMIT = 4096
+
+_PORT = "(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
+# The webhook URLs accepted, declared once for this check and the OpenAPI document: http(s), a DNS
+# name or IPv4 address (no user name or password: no "@"), a port from 1 to 65535, printable ASCII.
+URL_PATTERN = f"^https?://[A-Za-z0-9.-]+(:{_PORT})?([/?#][!-~]*)?$"
+_URL = re.compile(URL_PATTERN)
 
 
 class RefusedDestination(Exception):
@@ -81,7 +88,7 @@ def check_url_shape(url: str, *, require_https: bool) -> None:
         raise RefusedDestination("Enter a valid URL.")
     if parts.username is not None or parts.password is not None:
         raise RefusedDestination("The URL may not contain a user name or password.")
-    if port == 0:
+    if port == 0 or not _URL.fullmatch(url):
         raise RefusedDestination("Enter a valid URL.")
     if require_https and parts.scheme != "https":
         raise RefusedDestination("The URL must use https.")
