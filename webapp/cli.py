@@ -142,10 +142,12 @@ def rotate(batch_size: int) -> None:
 @click.option("--worker-concurrency", default=8, show_default=True, type=int, help="Sync worker threads.")
 def serve(host: str, port: int, workers: int, with_worker: bool, worker_concurrency: int) -> None:
     """Apply migrations, start the sync worker and scheduler, then serve the app with gunicorn."""
+    from webapp.observability.processes import prepare_metrics_dir
     from webapp.server import run_gunicorn, start_celery_worker, stop
 
     ensure_schema()
     _warn_if_keys_do_not_fit()
+    prepare_metrics_dir()  # multi-process metrics of gunicorn and the worker start from zero
     db.engine.dispose()  # no pooled connection may cross the fork into the workers
     # A SIGTERM (from a process manager) must stop the children too, not orphan them.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

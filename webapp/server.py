@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 from config import PROJECT_ROOT
+from webapp.observability.processes import GUNICORN_ARGUMENTS, child_environment
 
 
 def run_gunicorn(*, host: str, port: int, workers: int) -> None:
@@ -16,9 +17,9 @@ def run_gunicorn(*, host: str, port: int, workers: int) -> None:
     """
     command = [
         sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
-        "--access-logfile", "-", "--timeout", "30", "--graceful-timeout", "10", "wsgi:app",
+        "--access-logfile", "-", "--timeout", "30", "--graceful-timeout", "10", *GUNICORN_ARGUMENTS, "wsgi:app",
     ]  # fmt: skip
-    server = subprocess.Popen(command, cwd=PROJECT_ROOT)
+    server = subprocess.Popen(command, cwd=PROJECT_ROOT, env=child_environment())
     try:
         server.wait()
     except KeyboardInterrupt:
@@ -47,4 +48,4 @@ def start_celery_worker(concurrency: int) -> subprocess.Popen[bytes]:
         sys.executable, "-m", "celery", "-A", "wsgi:celery_app", "worker", "--beat",
         "--loglevel", "INFO", "--pool", "threads", "--concurrency", str(concurrency),
     ]  # fmt: skip
-    return subprocess.Popen(command, cwd=PROJECT_ROOT)
+    return subprocess.Popen(command, cwd=PROJECT_ROOT, env=child_environment())

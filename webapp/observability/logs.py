@@ -55,7 +55,8 @@ def incoming_request_id(value: str | None) -> str:
 
 def current_request_id() -> str | None:
     if has_request_context():
-        return g.get("request_id")
+        request_id: str | None = g.get("request_id")
+        return request_id
     return None
 
 

@@ -113,9 +113,11 @@ def record_token_refresh(platform: str, outcome: str) -> None:
     TOKEN_REFRESHES.labels(platform, outcome).inc()
 
 
-def record_push_notification(platform: str, status: int) -> None:
-    """Outcome from the answer given: accepted (2xx), refused (403) or invalid (anything else)."""
+def record_push_notification(platform: str, status: int, *, handshake: bool = False) -> None:
+    """Outcome from the answer given: accepted (2xx), refused (403), invalid (anything else), or
+    validation (Graph's subscription handshake)."""
     outcome = "accepted" if 200 <= status < 300 else "refused" if status == 403 else "invalid"
+    outcome = "validation" if handshake and outcome == "accepted" else outcome
     PUSH_NOTIFICATIONS.labels(platform, outcome).inc()
 
 
@@ -129,7 +131,7 @@ def process_registry() -> CollectorRegistry:
     if directory is None:
         return REGISTRY
     registry = CollectorRegistry()
-    MultiProcessCollector(registry, path=directory)
+    MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
     return registry
 
 

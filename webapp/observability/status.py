@@ -11,7 +11,7 @@ import ast
 import functools
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Select, case, func, literal, or_, select, text
@@ -59,8 +59,6 @@ def _age(now: datetime, then: datetime | None) -> float | None:
 
 def _aware(value: datetime) -> datetime:
     """SQLite's aggregates bypass the column type and may come back as naive UTC values or strings."""
-    from datetime import UTC
-
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
@@ -69,7 +67,7 @@ def _aware(value: datetime) -> datetime:
 def heartbeat_ages(now: datetime) -> dict[str, float | None]:
     """Seconds since the newest heartbeat of each kind (None: never seen)."""
     rows = db.session.execute(select(Heartbeat.kind, func.max(Heartbeat.seen_at)).group_by(Heartbeat.kind)).all()
-    seen = {kind: newest for kind, newest in rows}
+    seen: dict[str, datetime | None] = {kind: newest for kind, newest in rows}  # noqa: C416
     return {kind.value: _age(now, seen.get(kind.value)) for kind in HeartbeatKind}
 
 

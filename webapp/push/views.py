@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
+from webapp.observability.metrics import record_push_notification
 from webapp.push import notifications
 
 bp = Blueprint("push", __name__, url_prefix="/push")
@@ -15,6 +16,15 @@ def _validation_echo() -> Response | None:
     if token is None:
         return None
     return Response(token, status=200, mimetype="text/plain")
+
+
+@bp.after_request
+def count(response: Response) -> Response:
+    """``push_notifications_total{platform, outcome}``, from the answer given."""
+    platform = "google" if request.path == "/push/google" else "microsoft"
+    handshake = "validationToken" in request.args
+    record_push_notification(platform, response.status_code, handshake=handshake)
+    return response
 
 
 @bp.post("/google")
