@@ -193,6 +193,7 @@ def load_settings(environ: dict[str, str] | os._Environ[str], instance_path: Pat
     settings["CREDENTIALS_ENCRYPTION_KEYS"] = keys
     for name, default in _STRING_SETTINGS.items():
         settings[name] = environ.get(name, "").strip() or default
+    settings["LOG_FORMAT"] = settings["LOG_FORMAT"].lower()
     if settings["LOG_FORMAT"] not in ("text", "json"):
         raise ConfigurationError(f"LOG_FORMAT must be text or json, got {settings['LOG_FORMAT']!r}")
     for name, number in _INT_SETTINGS.items():

@@ -93,7 +93,12 @@ def test_worker_heartbeats_metrics_logs_and_staleness(
     webhooks.create_endpoint(project=project, url=webhook_receiver.url())
     created = client.post(
         "/api/v1/calendars",
-        json={"platform": "google", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "refresh_token": refresh_token},
+        json={
+            "platform": "google",
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "refresh_token": refresh_token,
+        },
         headers={"Authorization": f"Token {api_key}"},
     )
     assert created.status_code == 201, created.get_json()

@@ -48,7 +48,10 @@ def test_a_failed_sync_counts_its_taxonomy_code(
         assert _sync(calendar).error_code == "token_revoked"
     after = scrape(emulated_app)
     labels = {"platform": "google", "outcome": "failure", "code": "token_revoked"}
-    assert sample(after, "calendar_sync_attempts_total", labels) - sample(before, "calendar_sync_attempts_total", labels) == 1
+    assert (
+        sample(after, "calendar_sync_attempts_total", labels) - sample(before, "calendar_sync_attempts_total", labels)
+        == 1
+    )
     refused = {"platform": "google", "outcome": "failure"}
     assert sample(after, "token_refreshes_total", refused) - sample(before, "token_refreshes_total", refused) == 1
     assert sample(after, "calendars", {"platform": "google", "state": "disconnected"}) == 1
@@ -56,10 +59,15 @@ def test_a_failed_sync_counts_its_taxonomy_code(
     assert len(lines) == 1 and "outcome=failure code=token_revoked" in lines[0]
 
 
-def test_microsoft_syncs_are_labelled_microsoft(emulated_app: Flask, microsoft: Provider, connect: MakeCalendar) -> None:
+def test_microsoft_syncs_are_labelled_microsoft(
+    emulated_app: Flask, microsoft: Provider, connect: MakeCalendar
+) -> None:
     calendar = connect(Platform.MICROSOFT, microsoft_refresh_token(microsoft))
     before = scrape(emulated_app)
     assert _sync(calendar).outcome == "success"
     after = scrape(emulated_app)
     labels = {"platform": "microsoft", "outcome": "success"}
-    assert sample(after, "calendar_sync_attempts_total", labels) - sample(before, "calendar_sync_attempts_total", labels) == 1
+    assert (
+        sample(after, "calendar_sync_attempts_total", labels) - sample(before, "calendar_sync_attempts_total", labels)
+        == 1
+    )

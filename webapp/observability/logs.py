@@ -136,7 +136,8 @@ def configure(log_format: str, level: int = logging.INFO) -> None:
     """Put one handler on the root logger, with the chosen format and the context filter (idempotent).
 
     Quieted loggers: Celery's per-task lines (two INFO lines a second for the idle dispatcher) and
-    the beat's "Sending due task" lines; the sync and webhook modules log one line per attempt instead.
+    the beat's "Sending due task" lines (the sync and webhook modules log one line per attempt
+    instead), and Authlib's DEBUG lines, which print the PKCE code verifier.
     """
     root = logging.getLogger()
     for handler in list(root.handlers):
@@ -150,3 +151,4 @@ def configure(log_format: str, level: int = logging.INFO) -> None:
     root.setLevel(level)
     for name in ("alembic", "celery.app.trace", "celery.worker.strategy", "celery.beat"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("authlib").setLevel(logging.INFO)

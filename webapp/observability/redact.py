@@ -45,7 +45,8 @@ _PARAMETER = re.compile(
     r"(?:^|(?<=[?&;]))(?P<name>" + "|".join(sorted(SECRET_PARAMETERS)) + r")=(?P<value>[^&\s\"'#;,]*)",
     re.IGNORECASE,
 )
-_AUTHORIZATION = re.compile(r"\b(Token|Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE)
+# ``Authorization: Token <key>`` and the like, as a header value would print (case matters: "token HTTP/1.1").
+_AUTHORIZATION = re.compile(r"\b(Token|Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{16,}")
 
 
 def redact_path(path: str) -> str:
