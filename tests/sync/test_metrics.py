@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -12,6 +13,10 @@ from tests.observability.scraping import sample, scrape
 from tests.sync.conftest import MakeCalendar, at, google_refresh_token, microsoft_refresh_token, seed_events
 from tests.sync.conftest import sync_now as _sync
 from webapp.models import Platform
+
+
+def moved(before: dict[str, Any], after: dict[str, Any], name: str, labels: dict[str, str]) -> float:
+    return sample(after, name, labels) - sample(before, name, labels)
 
 
 def test_a_successful_sync_moves_the_counters(
@@ -55,6 +60,8 @@ def test_a_failed_sync_counts_its_taxonomy_code(
     refused = {"platform": "google", "outcome": "failure"}
     assert sample(after, "token_refreshes_total", refused) - sample(before, "token_refreshes_total", refused) == 1
     assert sample(after, "calendars", {"platform": "google", "state": "disconnected"}) == 1
+    disconnected = {"platform": "google", "code": "token_revoked"}
+    assert moved(before, after, "calendar_disconnects_total", disconnected) == 1
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("sync attempt")]
     assert len(lines) == 1 and "outcome=failure code=token_revoked" in lines[0]
 

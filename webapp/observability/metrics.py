@@ -56,6 +56,9 @@ WEBHOOK_DELIVERIES = Counter(
     "Webhook delivery attempts: delivered, failed (a retry follows) or gave_up (the last attempt failed).",
     ["outcome"],
 )
+DISCONNECTS = Counter(
+    "calendar_disconnects_total", "Calendars the sync engine disconnected, by failure code.", ["platform", "code"]
+)
 TOKEN_REFRESHES = Counter("token_refreshes_total", "OAuth access-token refreshes.", ["platform", "outcome"])
 PUSH_NOTIFICATIONS = Counter(
     "push_notifications_total", "Push notification requests from the providers.", ["platform", "outcome"]
@@ -107,6 +110,11 @@ def record_webhook_attempt(
         latency_ms,
         f" error={error}" if error else "",
     )
+
+
+def record_state_change(platform: str, to_state: str, code: str | None) -> None:
+    if to_state == "disconnected":
+        DISCONNECTS.labels(platform, code or "").inc()
 
 
 def record_token_refresh(platform: str, outcome: str) -> None:

@@ -10,7 +10,7 @@ from flask import current_app
 
 from webapp.extensions import db
 from webapp.models import Calendar, CalendarState, CalendarStateChange
-from webapp.observability.metrics import record_sync_attempt
+from webapp.observability.metrics import record_state_change, record_sync_attempt
 from webapp.providers.failures import Failure, failure_data
 from webapp.sync.result import Stopwatch, SyncResult
 from webapp.webhooks import service as webhooks
@@ -35,6 +35,7 @@ def change_state(calendar: Calendar, to_state: CalendarState, code: str | None, 
         )
     )
     calendar.state = to_state.value
+    record_state_change(calendar.platform, to_state.value, code)  # calendar_disconnects_total
 
 
 def mark_healthy(calendar: Calendar, now: datetime) -> None:
