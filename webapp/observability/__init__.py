@@ -23,7 +23,7 @@ def init_app(app: Flask) -> None:
 
 
 def _start_request() -> None:
-    g.request_id = logs.incoming_request_id(request.headers.get(logs.REQUEST_ID_HEADER))
+    g.request_id = logs.incoming_request_id(request.environ.get("HTTP_X_REQUEST_ID"))
     g.request_started = time.perf_counter()
 
 
