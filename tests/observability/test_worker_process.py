@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -15,13 +16,14 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask_migrate import upgrade
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
 from config import PROJECT_ROOT, TestConfig
 from emulator.servers import RunningEmulators
 from tests.conftest import TEST_DATABASE_URL, using_postgres
-from tests.emulation import ALICE, CLIENT_ID, CLIENT_SECRET, Provider
-from tests.observability.scraping import sample, scrape
+from tests.emulation import ALICE, CLIENT_ID, CLIENT_SECRET, Provider, http
+from tests.observability.scraping import BEARER, TOKEN, sample, scrape
 from tests.sync.conftest import at, google_refresh_token, seed_events
 from tests.webhooks.conftest import Receiver
 from webapp import create_app
@@ -68,6 +70,13 @@ def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
         return subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT)
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 def _wait_for(condition: Any, seconds: float, log: Path) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -103,6 +112,7 @@ def test_worker_heartbeats_metrics_logs_and_staleness(
     )
     assert created.status_code == 201, created.get_json()
 
+    metrics_port = _free_port()
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
     env = {key: value for key, value in os.environ.items() if key not in ("CELERY_BROKER_URL", "APP_ENV")}
@@ -115,6 +125,10 @@ def test_worker_heartbeats_metrics_logs_and_staleness(
         PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
         LOG_FORMAT="json",
         WEBHOOK_ALLOW_PRIVATE_ADDRESSES="true",
+        # As on a scale-out's worker machine: its own metrics port, behind the token.
+        WORKER_METRICS_PORT=str(metrics_port),
+        WORKER_METRICS_HOST="127.0.0.1",
+        METRICS_TOKEN=TOKEN,
     )
     log = tmp_path / "worker.log"
     worker = _start_worker(env, log)
@@ -139,6 +153,16 @@ def test_worker_heartbeats_metrics_logs_and_staleness(
         assert sample(families, "token_refreshes_total", {"platform": "google", "outcome": "success"}) == 1
         assert sample(families, "webhook_deliveries_total", {"outcome": "delivered"}) == 1
         assert sample(families, "worker_heartbeat_age_seconds") < STALE_SECONDS + 5
+
+        # The worker's own port serves the same counters (and only to the token).
+        worker_metrics = f"http://127.0.0.1:{metrics_port}/metrics"
+        assert http("GET", worker_metrics).status_code == 401
+        scraped = http("GET", worker_metrics, headers=BEARER)
+        assert scraped.status_code == 200
+        own = {f.name: f for f in text_string_to_metric_families(scraped.text)}
+        assert sample(own, "calendar_sync_attempts_total", {"platform": "google", "outcome": "success"}) == 1
+        assert sample(own, "webhook_deliveries_total", {"outcome": "delivered"}) == 1
+        assert "calendars" not in own  # database gauges are the web's to serve, once
     finally:
         worker.terminate()
         worker.wait(timeout=30)
