@@ -184,6 +184,17 @@ def test_readyz_is_unavailable_without_a_database_and_names_no_host_or_dsn() -> 
         db.engine.dispose()
 
 
+def test_metrics_without_a_database_still_serves_the_counters() -> None:
+    app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI="postgresql+psycopg://x@127.0.0.1:9/x?connect_timeout=2")
+    app.config["METRICS_TOKEN"] = TOKEN
+    response = app.test_client().get("/metrics", headers=BEARER)
+    assert response.status_code == 200
+    families = {f.name for f in text_string_to_metric_families(response.get_data(as_text=True))}
+    assert "http_requests" in families and "calendars" not in families
+    with app.app_context():
+        db.engine.dispose()
+
+
 def test_readyz_body_holds_no_host_name(client: FlaskClient) -> None:
     heartbeats.record_heartbeat(HeartbeatKind.WORKER, heartbeats.instance_id())
     assert socket.gethostname() not in client.get("/readyz").get_data(as_text=True)

@@ -86,4 +86,10 @@ def metrics_view() -> Response:
         return Response(
             "Unauthorized\n", status=401, mimetype="text/plain", headers={"WWW-Authenticate": 'Bearer realm="metrics"'}
         )
-    return Response(metrics.exposition(status.service_status(utcnow())), content_type=metrics.CONTENT_TYPE)
+    try:
+        service = status.service_status(utcnow())
+    except Exception as exc:  # the counters are still worth a scrape; the missing gauges say the rest
+        db.session.rollback()
+        log.warning("metrics: database gauges unavailable (%s)", type(exc).__name__)
+        service = None
+    return Response(metrics.exposition(service), content_type=metrics.CONTENT_TYPE)
