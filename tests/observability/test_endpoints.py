@@ -224,6 +224,9 @@ def test_metrics_refuses_anything_but_the_bearer_token(app: Flask, client: Flask
 def test_metrics_families_names_and_labels(app: Flask, client: FlaskClient, make_calendar: Any) -> None:
     app.config["METRICS_TOKEN"] = TOKEN
     created = make_calendar()
+    rule = "/api/v1/calendars/<object_id>"
+    refused = {"method": "GET", "endpoint": rule, "status": "401"}
+    before = sample(scrape(client), "http_requests_total", refused) or 0.0  # counters live as long as the process
     client.get(f"/api/v1/calendars/{created['id']}", headers={"Authorization": "Token wrong"})
     heartbeats.record_heartbeat(HeartbeatKind.WORKER, "w1", utcnow() - timedelta(seconds=10))
     response = client.get("/metrics", headers=BEARER)
@@ -252,8 +255,7 @@ def test_metrics_families_names_and_labels(app: Flask, client: FlaskClient, make
         for s in families[name].samples:
             assert labels <= set(s.labels), (name, s)
     # The route rule, never the raw path (which would hold an id per calendar).
-    rule = "/api/v1/calendars/<object_id>"
-    assert sample(families, "http_requests_total", {"method": "GET", "endpoint": rule, "status": "401"}) == 1
+    assert sample(families, "http_requests_total", refused) == before + 1
     assert not any(created["id"] in str(s.labels) for f in families.values() for s in f.samples)
     assert sample(families, "calendars", {"platform": "google", "state": "connected"}) == 1
     assert sample(families, "calendar_sync_backlog") == 1
