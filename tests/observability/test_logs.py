@@ -245,3 +245,14 @@ def test_gunicorn_writes_json_lines_with_log_format_json(tmp_path: Path, monkeyp
     entry = json.loads(_access_line(tmp_path, environ, []).strip())
     assert entry["logger"] == "gunicorn.access" and entry["request_id"] == "rid-1"
     assert '"GET /connect/<redacted>/done HTTP/1.1" 303' in entry["message"]
+
+
+def test_plain_gunicorn_in_the_project_folder_uses_the_redacting_logger() -> None:
+    import runpy
+
+    from config import PROJECT_ROOT
+    from webapp.observability.processes import GUNICORN_ARGUMENTS
+
+    settings = runpy.run_path(str(PROJECT_ROOT / "gunicorn.conf.py"))
+    assert settings["logger_class"] == "webapp.observability.gunicorn.Logger"
+    assert GUNICORN_ARGUMENTS == ["--logger-class", settings["logger_class"]]
