@@ -273,6 +273,15 @@ def test_unmatched_paths_share_one_endpoint_label(app: Flask, client: FlaskClien
     assert not any("/nope" in str(s.labels) for f in families.values() for s in f.samples)
 
 
+def test_invented_methods_share_one_method_label(app: Flask, client: FlaskClient) -> None:
+    app.config["METRICS_TOKEN"] = TOKEN
+    for method in ("FROB", "XYZZY1", "XYZZY2"):
+        client.open("/healthz", method=method)
+    families = scrape(client)
+    methods = {s.labels["method"] for s in families["http_requests"].samples if "method" in s.labels}
+    assert "other" in methods and not methods & {"FROB", "XYZZY1", "XYZZY2"}
+
+
 def test_metrics_counts_calendars_by_platform_and_state(app: Flask, client: FlaskClient, make_calendar: Any) -> None:
     app.config["METRICS_TOKEN"] = TOKEN
     make_calendar()

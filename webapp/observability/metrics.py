@@ -68,7 +68,13 @@ PUSH_NOTIFICATIONS = Counter(
 _http_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
 
+# Any other method a client invents is counted as "other": label values must stay a bounded set.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def observe_request(method: str, endpoint: str, status: int, seconds: float) -> None:
+    if method not in _METHODS:
+        method = "other"
     key = (method, endpoint, status)
     children = _http_children.get(key)
     if children is None:
