@@ -1,5 +1,10 @@
 """The Celery side: heartbeats, our log format, the task name on log lines, a metrics port in a scale-out.
 
+A scale-out worker's ``PROMETHEUS_MULTIPROC_DIR`` is not emptied here (under ``flask serve`` the
+folder is shared with gunicorn, which may already write to it; ``flask serve`` empties it before
+starting either): files left by earlier processes keep their final counts, so counters stay
+monotonic across restarts, as Prometheus expects.
+
 ``install`` connects Celery's signals once per process (``celery_app`` calls it when it builds the
 Celery app). The worker writes the ``worker`` heartbeat from a daemon thread started when it is
 ready; the beat writes the ``scheduler`` heartbeat from a daemon thread in its own process (also
@@ -45,11 +50,6 @@ def install(app: Flask) -> None:
         level = logging.getLevelName(loglevel.upper()) if isinstance(loglevel, str) else loglevel
         logs.configure(str(_state["app"].config.get("LOG_FORMAT") or "text"), level or logging.INFO)
 
-    def worker_init(**_: Any) -> None:
-        # Before the pool forks: a scale-out worker's own multi-process folder starts empty.
-        if _state["app"].config.get("WORKER_METRICS_PORT") and metrics.multiprocess_dir():
-            clear_multiprocess_dir(Path(str(metrics.multiprocess_dir())))
-
     def worker_ready(**_: Any) -> None:
         app = _state["app"]
         _state["worker_heartbeat"] = start_heartbeat(app, HeartbeatKind.WORKER)
@@ -85,7 +85,6 @@ def install(app: Flask) -> None:
 
     receivers: list[tuple[Any, Callable[..., None]]] = [
         (signals.setup_logging, setup_logging),
-        (signals.worker_init, worker_init),
         (signals.worker_ready, worker_ready),
         (signals.worker_shutdown, worker_shutdown),
         (signals.beat_init, beat_init),
