@@ -39,6 +39,10 @@ _STRING_SETTINGS: dict[str, str] = {
     "GOOGLE_CLIENT_SECRET": "",
     "MICROSOFT_CLIENT_ID": "",
     "MICROSOFT_CLIENT_SECRET": "",
+    # Operability (README, "Operating it"): log lines as text or JSON; /metrics off unless a token is set.
+    "LOG_FORMAT": "text",
+    "METRICS_TOKEN": "",
+    "WORKER_METRICS_HOST": "0.0.0.0",
 }
 
 # Integer settings read from the environment (name -> default).
@@ -73,6 +77,8 @@ _INT_SETTINGS: dict[str, int] = {
     # Reverse proxies in front of the service whose X-Forwarded-* headers are believed (Werkzeug's
     # ProxyFix): 0 means none, and the socket's peer is the client.
     "TRUSTED_PROXY_COUNT": 0,
+    "WORKER_STALE_SECONDS": 60,
+    "WORKER_METRICS_PORT": 0,  # 0: a worker serves no metrics port (flask serve folds them into /metrics)
 }
 
 # Boolean settings read from the environment (name -> default).
@@ -223,6 +229,9 @@ def load_settings(environ: dict[str, str] | os._Environ[str], instance_path: Pat
     settings["CREDENTIALS_ENCRYPTION_KEYS"] = keys
     for name, default in _STRING_SETTINGS.items():
         settings[name] = environ.get(name, "").strip() or default
+    settings["LOG_FORMAT"] = settings["LOG_FORMAT"].lower()
+    if settings["LOG_FORMAT"] not in ("text", "json"):
+        raise ConfigurationError(f"LOG_FORMAT must be text or json, got {settings['LOG_FORMAT']!r}")
     for name, number in _INT_SETTINGS.items():
         raw = environ.get(name, "").strip()
         if raw and not raw.isdigit():

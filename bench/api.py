@@ -685,7 +685,10 @@ def main() -> int:
         CREDENTIALS_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
         API_CREATE_RATE_LIMIT="100000000 per minute",
         PYTHONPATH=str(ROOT),
+        # Metrics in multi-process mode, as under `flask serve` (each write goes to a shared file).
+        PROMETHEUS_MULTIPROC_DIR=str(workdir / "metrics"),
     )
+    (workdir / "metrics").mkdir()
     servers: list[Server] = []
     created = False
     try:

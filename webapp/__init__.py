@@ -29,15 +29,14 @@ def create_app(config: type[Config] | None = None, *, migrations: bool = True, *
         app.config.update(load_settings(os.environ, instance_path))
     app.config.update(overrides)
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
 
-    from webapp import api, crypto, error_handlers, guards, pool, reads, throttle
+    from webapp import api, crypto, error_handlers, guards, observability, pool, reads, throttle
     from webapp.cli import register_cli
     from webapp.csrf import csrf
     from webapp.extensions import db
     from webapp.schema import init_migrations
 
+    observability.init_app(app)  # first: logging, and the request id before any other hook runs
     crypto.init_app(app)
     db.init_app(app)
     with app.app_context():
@@ -62,6 +61,9 @@ def create_app(config: type[Config] | None = None, *, migrations: bool = True, *
 
     app.register_blueprint(push_bp)
     csrf.exempt(push_bp)  # providers authenticate by channel secret, not by cookie
+    from webapp.observability.views import bp as observability_bp
+
+    csrf.exempt(observability_bp)  # /healthz, /readyz, /metrics: GETs for machines
     from webapp import dashboard
 
     dashboard.init_app(app)

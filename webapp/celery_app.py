@@ -90,6 +90,9 @@ def _build(app: Flask) -> Celery:
         module.register(celery)
         schedule.update(module.BEAT_SCHEDULE)
     celery.conf.beat_schedule = schedule
+    from webapp.observability import worker
+
+    worker.install(app)  # heartbeats, log format, task names on log lines, WORKER_METRICS_PORT
     return celery
 
 

@@ -149,6 +149,7 @@ def rotate(batch_size: int) -> None:
 def serve(host: str, port: int, workers: int, with_worker: bool, worker_concurrency: int | None) -> None:
     """Apply migrations, then serve the app with gunicorn, and run the sync worker and scheduler, supervised."""
     from webapp import server
+    from webapp.observability.processes import prepare_metrics_dir
 
     try:
         listener = server.bind(host, port)  # a taken port is refused before anything starts
@@ -156,6 +157,7 @@ def serve(host: str, port: int, workers: int, with_worker: bool, worker_concurre
         raise click.ClickException(str(exc)) from None
     ensure_schema()
     _warn_if_keys_do_not_fit()
+    prepare_metrics_dir()  # multi-process metrics of gunicorn and the worker start from zero
     db.engine.dispose()  # no pooled connection may cross into the children
     click.echo(f"Serving on http://{host}:{port}", err=True)
     sys.exit(server.serve(listener, workers=workers, with_worker=with_worker, worker_concurrency=worker_concurrency))

@@ -14,6 +14,7 @@ from webapp import reads
 from webapp.csrf import CSRFError
 from webapp.errors import AppError, FieldErrors, FrameworkError, NonFieldError
 from webapp.extensions import db
+from webapp.observability.redact import redact_path
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,8 @@ def render_unexpected(exc: Exception) -> ResponseReturnValue:
     """Log the failure under a fresh error id and answer without any internals."""
     db.session.rollback()
     error_id = uuid.uuid4().hex
-    log.error("Unexpected error, Error ID %s on %s %s", error_id, request.method, request.path, exc_info=exc)
+    path = redact_path(request.path)  # a connect link's path is its secret
+    log.error("Unexpected error, Error ID %s on %s %s", error_id, request.method, path, exc_info=exc)
     if _is_api():
         return _json({"detail": f"Internal server error. Error ID: {error_id}"}, 500)
     return render_template("errors/500.html", error_id=error_id), 500

@@ -6,7 +6,7 @@ periodic tasks (the once-a-second sync dispatcher, sweeps, renewals); the others
 every few seconds and take over within ``LEASE_SECONDS`` of the holder's death. The schedule itself
 lives in memory: every job is a short interval, and a new holder runs each at once.
 
-The holder's renewals are also its heartbeat: ``renewed_at`` says when the scheduler was last alive.
+The holder's renewals are also the scheduler's heartbeat (``webapp.observability.heartbeats``).
 Clocks of the machines that run beats must agree (NTP) to within a few seconds.
 """
 
@@ -25,7 +25,8 @@ from sqlalchemy import case, delete, or_, update
 from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db, utcnow
-from webapp.models import ServiceLease
+from webapp.models import HeartbeatKind, ServiceLease
+from webapp.observability.heartbeats import instance_id, record_heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,10 @@ class LeasedScheduler(beat.Scheduler):  # type: ignore[misc]
         was_holding = self.holding
         try:
             with self.app.flask_app.app_context():
-                self.holding = hold_lease(SCHEDULER_LEASE, self.holder, utcnow(), LEASE_SECONDS)
+                now = utcnow()
+                self.holding = hold_lease(SCHEDULER_LEASE, self.holder, now, LEASE_SECONDS)
+                if self.holding:  # the scheduler's heartbeat: /readyz, /metrics and the dashboard read it
+                    record_heartbeat(HeartbeatKind.SCHEDULER, instance_id(), now)
         except Exception:
             log.warning("scheduler %s could not reach the database to renew its lease", self.holder, exc_info=True)
             self.holding = False

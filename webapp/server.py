@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from config import PROJECT_ROOT
+from webapp.observability.processes import child_environment
 
 log = logging.getLogger(__name__)
 
@@ -138,9 +139,8 @@ def _stop_all(children: list[Child]) -> None:
 
 
 def gunicorn(listener: socket.socket, workers: int) -> Child:
-    command = [
-        sys.executable, "-m", "gunicorn", "--bind", f"fd://{listener.fileno()}", "--workers", str(workers),
-        "--config", "python:webapp.gunicorn_config", "wsgi:app",
+    command = [  # its settings come from gunicorn.conf.py in the project folder
+        sys.executable, "-m", "gunicorn", "--bind", f"fd://{listener.fileno()}", "--workers", str(workers), "wsgi:app",
     ]  # fmt: skip
     return Child("gunicorn", command, restart=False, pass_fds=(listener.fileno(),))
 
@@ -206,6 +206,8 @@ def serve(listener: socket.socket, *, workers: int, with_worker: bool, worker_co
     children = [gunicorn(listener, workers)]
     if with_worker:
         children += [celery_worker(worker_concurrency), celery_beat()]
+    for child in children:  # the shared metrics folder: the web's /metrics adds up every process
+        child.env = child_environment()
     try:
         return supervise(children, should_stop=lambda: bool(stop_requested))
     finally:

@@ -1,7 +1,7 @@
 """stored event documents carry Attendee's "bots": [] (before "created_at", as in the contract)
 
 Revision ID: 0012_event_bots
-Revises: 0010_service_lease
+Revises: 0011_heartbeats
 Create Date: 2026-12-06 18:40:00
 
 The API serves events from their stored JSON text (calendar_event.api_json), so the documents
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0012_event_bots'
-down_revision = '0010_service_lease'
+down_revision = '0011_heartbeats'
 branch_labels = None
 depends_on = None
 

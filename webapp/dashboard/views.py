@@ -13,11 +13,13 @@ from webapp.dashboard import accounts, presenters, queries, service
 from webapp.errors import AppError, FieldErrors, NotFound
 from webapp.extensions import utcnow
 from webapp.models import AdminUser, CalendarState, Platform, Project
+from webapp.observability.dashboard import banner_context, project_backlogs
 from webapp.onboarding import apps, urls
 from webapp.projects import service as projects
 from webapp.webhooks import service as webhooks
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+bp.context_processor(banner_context)  # the stale worker/scheduler banner on every page
 
 PUBLIC_ENDPOINTS = frozenset({"dashboard.login"})
 
@@ -104,6 +106,7 @@ def overview(project_id: str) -> ResponseReturnValue:
         stale_hours=_stale_hours(),
         explain=presenters.explain,
         testing_mode=_has_testing_mode_failures(project),
+        backlogs=project_backlogs(project, utcnow()),
     )
 
 

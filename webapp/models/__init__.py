@@ -4,6 +4,7 @@ from webapp.models.admin import AdminUser, LoginThrottle, ProjectMembership
 from webapp.models.calendar import Calendar, CalendarState, Platform
 from webapp.models.connect import ConnectSession, ConnectStatus
 from webapp.models.event import CalendarEvent, CalendarStateChange, SyncAttempt
+from webapp.models.heartbeat import Heartbeat, HeartbeatKind
 from webapp.models.oauth_app import ConnectRedirectOrigin, OAuthApp
 from webapp.models.project import ApiKey, Project, ProjectRef, ProjectScope
 from webapp.models.push import PushChannel, PushChannelStop
@@ -28,6 +29,8 @@ __all__ = [
     "CalendarEvent",
     "CalendarState",
     "CalendarStateChange",
+    "Heartbeat",
+    "HeartbeatKind",
     "ConnectRedirectOrigin",
     "ConnectSession",
     "ConnectStatus",

@@ -9,6 +9,7 @@ from typing import Any
 
 import requests
 
+from webapp.observability.metrics import record_token_refresh
 from webapp.providers.failures import Failure, network_failure
 
 # Connect and read timeouts for every provider call.
@@ -105,19 +106,24 @@ def refresh_access_token(
     refresh_token: str,
 ) -> TokenSet:
     """The OAuth refresh grant, as both providers take it: no ``scope`` (Google may refuse it)."""
-    response = call(
-        session,
-        "POST",
-        token_url,
-        provider=provider,
-        classify=classify,
-        data={
-            "grant_type": "refresh_token",
-            "refresh_token": refresh_token,
-            "client_id": client_id,
-            "client_secret": client_secret,
-        },
-    )
+    try:
+        response = call(
+            session,
+            "POST",
+            token_url,
+            provider=provider,
+            classify=classify,
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": refresh_token,
+                "client_id": client_id,
+                "client_secret": client_secret,
+            },
+        )
+    except ProviderFailure:
+        record_token_refresh(provider, "failure")
+        raise
+    record_token_refresh(provider, "success")
     body = response.json()
     return TokenSet(
         access_token=body["access_token"],

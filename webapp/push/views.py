@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
+from webapp.observability.metrics import record_push_notification
 from webapp.push import notifications
 
 bp = Blueprint("push", __name__, url_prefix="/push")
@@ -26,6 +27,15 @@ def _payload() -> Any:
         return request.get_json(silent=True)
     except RecursionError:
         return None
+
+
+@bp.after_request
+def count(response: Response) -> Response:
+    """``push_notifications_total{platform, outcome}``, from the answer given."""
+    platform = "google" if request.path == "/push/google" else "microsoft"
+    handshake = "validationToken" in request.args
+    record_push_notification(platform, response.status_code, handshake=handshake)
+    return response
 
 
 @bp.post("/google")

@@ -10,6 +10,7 @@ from flask import current_app
 
 from webapp.extensions import db
 from webapp.models import Calendar, CalendarState, CalendarStateChange
+from webapp.observability.metrics import record_state_change, record_sync_attempt
 from webapp.providers.failures import Failure, failure_data
 from webapp.sync import dispatch
 from webapp.sync.result import Stopwatch, SyncResult
@@ -35,6 +36,7 @@ def change_state(calendar: Calendar, to_state: CalendarState, code: str | None, 
         )
     )
     calendar.state = to_state.value
+    record_state_change(calendar.platform, to_state.value, code)  # calendar_disconnects_total
 
 
 def mark_healthy(calendar: Calendar, now: datetime) -> None:
@@ -112,7 +114,7 @@ def record_failure(calendar_id: int, failure: Failure, now: datetime, started: S
     deliveries = webhooks.record(calendar, STATE_CHANGE, now=now) if calendar.state != previous_state else []
     db.session.commit()
     webhooks.enqueue_deliveries(deliveries)
-    log.info("sync of %s failed: %s (attempt %s)", calendar.object_id, failure.code, calendar.failure_count)
+    record_sync_attempt(calendar, "failure", failure.code, started)  # the one line per attempt, and the counters
     return SyncResult("failure", error_code=failure.code)
 
 

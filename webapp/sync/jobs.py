@@ -14,6 +14,7 @@ from sqlalchemy import or_, update
 from webapp import crypto
 from webapp.extensions import db, utcnow
 from webapp.models import Calendar, CalendarState
+from webapp.observability.metrics import record_sync_attempt
 from webapp.providers import Provider, get_provider
 from webapp.providers.base import ProviderFailure, TokenSet, Window
 from webapp.providers.failures import Failure, classify_google_token_error, failure_for
@@ -237,6 +238,7 @@ def _sync_with_provider(
         deliveries += webhooks.record(calendar, health.EVENTS_UPDATE, now=now)
     db.session.commit()
     webhooks.enqueue_deliveries(deliveries)
+    record_sync_attempt(calendar, "success", None, started)  # the one line per attempt, and the counters
     return SyncResult("success", counts.created, counts.updated, counts.deleted, provider_calls=calls + listing.calls)
 
 

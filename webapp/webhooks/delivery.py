@@ -25,6 +25,7 @@ from webapp.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from webapp.observability.metrics import record_webhook_attempt
 from webapp.webhooks import keys, signing, ssrf
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,7 @@ def deliver(delivery_id: int, *, now: datetime) -> WebhookDelivery | None:
         return None
     outcome = _attempt(delivery, now)
     retry_in = _apply(delivery, outcome, now)
+    _record(delivery, outcome)
     db.session.commit()
     if retry_in is not None:
         enqueue("webhooks.deliver", delivery.id, countdown=retry_in)
@@ -166,8 +168,18 @@ def _apply(delivery: WebhookDelivery, outcome: Outcome, now: datetime) -> float 
     delivery.status, delivery.next_attempt_at = DeliveryStatus.FAILED.value, None
     if not is_test:
         _count_failed_delivery(endpoint, outcome, now)
-    log.info("webhook delivery %s failed after %s attempts", delivery.object_id, delivery.attempt_count)
     return None
+
+
+def _record(delivery: WebhookDelivery, outcome: Outcome) -> None:
+    """The attempt's one log line and counter: delivered, failed (a retry follows) or gave_up."""
+    if delivery.status == DeliveryStatus.DELIVERED.value:
+        result = "delivered"
+    else:
+        result = "gave_up" if delivery.status == DeliveryStatus.FAILED.value else "failed"
+    record_webhook_attempt(
+        delivery.object_id, result, outcome.status_code, outcome.error, outcome.latency_ms, delivery.attempt_count
+    )
 
 
 def _count_failed_delivery(endpoint: WebhookEndpoint, outcome: Outcome, now: datetime) -> None:
