@@ -32,10 +32,9 @@ def create_app(config: type[Config] | None = None, *, migrations: bool = True, *
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
-    from webapp import api, crypto, error_handlers, pool, reads, throttle
+    from webapp import api, crypto, error_handlers, pool, rate_limits, reads
     from webapp.cli import register_cli
-    from webapp.csrf import csrf
-    from webapp.extensions import db
+    from webapp.extensions import csrf, db
     from webapp.schema import init_migrations
 
     crypto.init_app(app)
@@ -49,7 +48,7 @@ def create_app(config: type[Config] | None = None, *, migrations: bool = True, *
         init_migrations(app)
     csrf.init_app(app)
     api.init_app(app)
-    throttle.init_app(app)
+    rate_limits.init_app(app)  # after api.init_app: authentication runs first
     error_handlers.register(app)
     register_cli(app)
     from webapp.onboarding import security, views
