@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, g
-from flask_limiter import Limiter, RouteLimit
+from flask import Flask, current_app, g, request
+from flask_limiter import Limiter
 from limits import parse_many
 
 from config import ConfigurationError
@@ -36,6 +38,9 @@ SETTINGS = (
 )
 # A counter store that does not answer within this many seconds counts as down.
 REDIS_TIMEOUT_SECONDS = 1
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class Throttled(FrameworkError):
@@ -59,11 +64,28 @@ limiter = Limiter(
 )
 
 
-def per_project(setting: str) -> RouteLimit:
+# The views decorated with ``per_project``: every other request skips Flask-Limiter's resolution
+# of route, blueprint and default limits (half its per-request cost, about 35 µs of a detail read).
+_limited_views: set[Callable[..., Any]] = set()
+
+
+@limiter.request_filter
+def _not_limited() -> bool:
+    return current_app.view_functions.get(request.endpoint or "") not in _limited_views
+
+
+def per_project(setting: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Limit the decorated view to the rate in the setting *setting*, counted per project."""
     if setting not in SETTINGS:
         raise ValueError(f"{setting} is not a rate limit setting")
-    return limiter.limit(lambda: str(current_app.config[setting]))
+    route_limit = limiter.limit(lambda: str(current_app.config[setting]))
+
+    def decorate(view: Callable[P, R]) -> Callable[P, R]:
+        limited = route_limit(view)
+        _limited_views.add(limited)
+        return limited
+
+    return decorate
 
 
 def init_app(app: Flask) -> None:
