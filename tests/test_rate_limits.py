@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -18,10 +19,11 @@ import pytest
 import redis
 from flask import Flask
 from flask.testing import FlaskClient
+from jsonschema import Draft202012Validator
 
 from config import PROJECT_ROOT, ConfigurationError, TestConfig
 from tests.api.contract import PREFIX, json_body
-from webapp import create_app
+from webapp import create_app, rate_limits
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 THROTTLED_PREFIX = "Request was throttled. Expected available in "
@@ -166,3 +168,27 @@ def test_when_redis_is_down_each_worker_counts_in_memory(tmp_path: Path) -> None
     _, statuses, log = _worker(tmp_path, down, "2 per minute", 3)
     assert statuses == [201, 201, 429]  # still limited, per process, and never a 500
     assert log.count("Rate limit storage unreachable - falling back to in-memory storage") == 1
+
+
+def test_every_limited_operation_documents_its_429(app: Flask, client: FlaskClient, auth: dict[str, str]) -> None:
+    document = client.get(f"{PREFIX}/openapi.json").get_json()
+    limited = []
+    for rule in app.url_map.iter_rules():
+        if app.view_functions[rule.endpoint] in rate_limits.limited_views:
+            path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule[len(PREFIX) :])
+            for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
+                limited.append((path, method.lower()))
+    assert sorted(limited) == [
+        ("/calendars", "post"),
+        ("/connect_sessions", "post"),
+        ("/webhook_deliveries/{object_id}/redeliver", "post"),
+        ("/webhooks/{object_id}/test", "post"),
+    ]
+    for path, method in limited:
+        throttled = document["paths"][path][method]["responses"]["429"]
+        assert throttled["headers"]["Retry-After"]["schema"] == {"type": "integer", "minimum": 1}
+        schema = throttled["content"]["application/json"]["schema"]
+    app.config["WEBHOOK_TEST_RATE_LIMIT"] = "1 per minute"
+    client.post(f"{PREFIX}/webhooks/whk_x/test", headers=auth)
+    body = client.post(f"{PREFIX}/webhooks/whk_x/test", headers=auth).get_json()
+    Draft202012Validator({"components": document["components"], **schema}).validate(body)

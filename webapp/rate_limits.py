@@ -66,12 +66,12 @@ limiter = Limiter(
 
 # The views decorated with ``per_project``: every other request skips Flask-Limiter's resolution
 # of route, blueprint and default limits (half its per-request cost, about 35 µs of a detail read).
-_limited_views: set[Callable[..., Any]] = set()
+limited_views: set[Callable[..., Any]] = set()
 
 
 @limiter.request_filter
 def _not_limited() -> bool:
-    return current_app.view_functions.get(request.endpoint or "") not in _limited_views
+    return current_app.view_functions.get(request.endpoint or "") not in limited_views
 
 
 def per_project(setting: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
@@ -82,7 +82,7 @@ def per_project(setting: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
 
     def decorate(view: Callable[P, R]) -> Callable[P, R]:
         limited = route_limit(view)
-        _limited_views.add(limited)
+        limited_views.add(limited)
         return limited
 
     return decorate

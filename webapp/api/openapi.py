@@ -39,6 +39,20 @@ def _body(schema: str) -> dict[str, Any]:
     return {"required": True, "content": {"application/json": {"schema": _ref(schema)}}}
 
 
+def _throttled(setting: str) -> dict[str, Any]:
+    """The 429 of an operation limited per project by *setting* (``webapp.rate_limits``)."""
+    return {
+        "description": f"Throttled: the project made more of these requests than {setting} allows",
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds until the limit's window ends (also in the message)",
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        },
+        "content": {"application/json": {"schema": _ref("Detail")}},
+    }
+
+
 _ERRORS = {
     "400": _json_response("Validation error", _ref("ValidationError")),
     "401": _json_response("Missing or invalid API key", _ref("Detail")),
@@ -269,7 +283,7 @@ PATHS: dict[str, Any] = {
             "requestBody": _body("CalendarCreate"),
             "responses": {
                 "201": _json_response("The created calendar", _ref("Calendar")),
-                "429": _json_response("Throttled", _ref("Detail")),
+                "429": _throttled("API_CREATE_RATE_LIMIT"),
                 **_ERRORS,
             },
         },
@@ -419,6 +433,7 @@ PATHS: dict[str, Any] = {
             "summary": "Extension: send a webhook.test event now (once, also to a paused webhook)",
             "responses": {
                 "200": _json_response("The test delivery and its attempt", _ref("WebhookDelivery")),
+                "429": _throttled("WEBHOOK_TEST_RATE_LIMIT"),
                 **_ERRORS,
             },
         },
@@ -428,7 +443,11 @@ PATHS: dict[str, Any] = {
         "post": {
             "operationId": "redeliverWebhookDelivery",
             "summary": "Extension: send a delivery again (same body and idempotency key, new retry budget)",
-            "responses": {"202": _json_response("The delivery, pending again", _ref("WebhookDelivery")), **_ERRORS},
+            "responses": {
+                "202": _json_response("The delivery, pending again", _ref("WebhookDelivery")),
+                "429": _throttled("WEBHOOK_REDELIVER_RATE_LIMIT"),
+                **_ERRORS,
+            },
         },
     },
     "/openapi.json": {
@@ -509,6 +528,7 @@ PATHS.update(
                 "requestBody": _body("ConnectSessionCreate"),
                 "responses": {
                     "201": _json_response("The session and its URL", _ref("ConnectSessionCreated")),
+                    "429": _throttled("CONNECT_SESSION_RATE_LIMIT"),
                     **_ERRORS,
                 },
             }
