@@ -31,6 +31,9 @@ _STRING_SETTINGS: dict[str, str] = {
     "MICROSOFT_GRAPH_URL": "https://graph.microsoft.com/v1.0",
     "RATELIMIT_STORAGE_URI": "memory://",
     "API_CREATE_RATE_LIMIT": "3000 per minute",
+    "CONNECT_SESSION_RATE_LIMIT": "600 per minute",
+    "WEBHOOK_TEST_RATE_LIMIT": "60 per minute",
+    "WEBHOOK_REDELIVER_RATE_LIMIT": "600 per minute",
     "CELERY_BROKER_URL": "",
     # Canonical public base URL (scheme://host[:port]) for links and OAuth callbacks; empty: the request's host.
     "PUBLIC_BASE_URL": "",

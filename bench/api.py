@@ -24,7 +24,7 @@ list page again, against its share at 10,000 (``--small-only`` skips this; ``--b
 for older command lines and changes nothing).
 The database, the servers and the temporary folder are removed on exit, Ctrl-C included.
 
-The create limit (``API_CREATE_RATE_LIMIT``) is raised so the throttle still counts but never refuses.
+The create limit (``API_CREATE_RATE_LIMIT``) is raised so Flask-Limiter still counts but never refuses.
 """
 
 from __future__ import annotations
@@ -66,15 +66,15 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 DATABASE = f"bench_api_{os.getpid()}"
 
 # Share of the baseline each scenario must reach (the issue's table).
-TARGETS = {
+TARGETS = {  # issue 15 (POST raised from 12 %)
     "GET /calendars/{id}": 0.30,
     "GET /calendars?deduplication_key=": 0.30,
     "GET /calendars (first page)": 0.20,
-    "POST /calendars (unique keys)": 0.12,
+    "POST /calendars (unique keys)": 0.15,
     "GET /calendar_events?calendar_id=": 0.20,
     "GET /calendars (first page, 1M)": 0.20,
 }
-MEMORY_TARGET_MB = 80.0
+MEMORY_TARGET_MB = 90.0
 
 LUA_TEMPLATE = r"""
 local method = "%(method)s"

@@ -16,10 +16,11 @@ from config import TestConfig, normalize_database_url
 
 # The emulated providers' fixtures, for every test folder.
 from tests.emulation import emulators, google, microsoft, receiver  # noqa: F401, E402
-from webapp import create_app, throttle
+from webapp import create_app
 from webapp.extensions import db
 from webapp.models import Project
 from webapp.projects import service as projects
+from webapp.rate_limits import limiter
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
 # Settings a developer's shell may carry that must never reach a test app.
@@ -88,7 +89,7 @@ def app(_session_app: Flask) -> Iterator[Flask]:
     settings = dict(app.config)
     keyring = app.extensions["keyring"]
     with app.app_context():
-        throttle.reset()
+        limiter.init_app(app)  # the one limiter follows the newest app; tests that build apps re-point it
         try:
             yield app
         finally:

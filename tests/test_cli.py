@@ -52,3 +52,38 @@ def test_unknown_ids_fail_cleanly(app: Flask) -> None:
     assert "Project not found" in result.output
     result = runner.invoke(args=["api-keys", "revoke", "key_doesnotexist000"])
     assert result.exit_code == 1
+
+
+SECRET = ["--client-secret-stdin"]
+
+
+def test_the_three_command_groups_print_errors_in_one_shape(app: Flask) -> None:
+    """Field errors keep their fields (the API's shape), anything else is ``{"error": …}``; exit code 1."""
+    runner = app.test_cli_runner()
+    cases = [
+        (["users", "create-admin", "not-an-email"], "short\n", {"email", "password"}),
+        (
+            ["oauth-apps", "set", "proj_doesnotexist00", "google", "--client-id", "c", "--client-secret-stdin"],
+            "s\n",
+            {"error"},
+        ),
+        (["api-keys", "create", "proj_doesnotexist00"], "", {"error"}),
+        (["users", "add-to-project", "nobody@example.com", "proj_doesnotexist00"], "", {"error"}),
+    ]
+    project = _run(runner, "projects", "create", "Acme")["project_id"]
+    cases.append(
+        (
+            ["oauth-apps", "set", str(project), "google", "--client-id", " ", "--client-secret-stdin"],
+            "\n",
+            {"client_id", "client_secret"},
+        )
+    )
+    cases.append((["projects", "allow-redirect-origin", str(project), "https://x.example/path"], "", {"origin"}))
+    for args, stdin, keys in cases:
+        result = runner.invoke(args=args, input=stdin)
+        assert result.exit_code == 1, (args, result.output)
+        assert result.stdout == ""
+        printed = json.loads(result.stderr)
+        assert set(printed) == keys, (args, printed)
+        if keys != {"error"}:
+            assert all(isinstance(messages, list) and messages for messages in printed.values())

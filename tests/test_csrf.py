@@ -7,8 +7,7 @@ import time
 import pytest
 from flask import Blueprint, Flask, render_template_string
 from flask.testing import FlaskClient
-
-from webapp.csrf import CSRFError, CSRFProtect
+from flask_wtf.csrf import CSRFError, CSRFProtect
 
 
 @pytest.fixture

@@ -30,10 +30,9 @@ def create_app(config: type[Config] | None = None, *, migrations: bool = True, *
     app.config.update(overrides)
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    from webapp import api, crypto, error_handlers, guards, observability, pool, reads, throttle
+    from webapp import api, crypto, error_handlers, guards, observability, pool, rate_limits, reads
     from webapp.cli import register_cli
-    from webapp.csrf import csrf
-    from webapp.extensions import db
+    from webapp.extensions import csrf, db
     from webapp.schema import init_migrations
 
     observability.init_app(app)  # first: logging, and the request id before any other hook runs
@@ -51,7 +50,7 @@ def create_app(config: type[Config] | None = None, *, migrations: bool = True, *
     app.before_request(guards.refuse_nul_bytes)
     csrf.init_app(app)
     api.init_app(app)
-    throttle.init_app(app)
+    rate_limits.init_app(app)  # after api.init_app: authentication runs first
     error_handlers.register(app)
     register_cli(app)
     from webapp.onboarding import security, views

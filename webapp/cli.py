@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import sys
-from typing import Any, NoReturn
 
 import click
 from flask import Flask
 from sqlalchemy import select
 
 from webapp import crypto
+from webapp.cli_output import emit, fail
 from webapp.errors import AppError
 from webapp.extensions import db
 from webapp.models import Calendar
 from webapp.projects import service as projects
 from webapp.schema import ensure_schema
-
-
-def _emit(payload: dict[str, Any]) -> None:
-    click.echo(json.dumps(payload, separators=(", ", ": ")))
-
-
-def _fail(exc: AppError) -> NoReturn:
-    click.echo(json.dumps({"error": exc.message}), err=True)
-    sys.exit(1)
 
 
 @click.group("projects")
@@ -38,7 +28,7 @@ def create_project(name: str) -> None:
     """Create a project and its first API key (shown once)."""
     ensure_schema()
     project, key = projects.create_project(name=name)
-    _emit({"project_id": project.object_id, "api_key": key})
+    emit({"project_id": project.object_id, "api_key": key})
 
 
 @click.group("api-keys")
@@ -55,8 +45,8 @@ def create_api_key(project_id: str, name: str | None) -> None:
     try:
         key, plaintext = projects.create_api_key(project=projects.get_project(project_id), name=name)
     except AppError as exc:
-        _fail(exc)
-    _emit({"id": key.object_id, "api_key": plaintext})
+        fail(exc)
+    emit({"id": key.object_id, "api_key": plaintext})
 
 
 @api_keys_cli.command("revoke")
@@ -67,8 +57,8 @@ def revoke_api_key(key_id: str) -> None:
     try:
         key = projects.revoke_api_key(object_id=key_id)
     except AppError as exc:
-        _fail(exc)
-    _emit({"id": key.object_id, "revoked": True})
+        fail(exc)
+    emit({"id": key.object_id, "revoked": True})
 
 
 @click.group("crypto")
@@ -95,7 +85,7 @@ def check() -> None:
     """Check that every stored secret decrypts with CREDENTIALS_ENCRYPTION_KEYS (exit 1 if not)."""
     ensure_schema()
     checked, failing = undecryptable_calendars()
-    _emit({"checked": checked, "undecryptable": failing})
+    emit({"checked": checked, "undecryptable": failing})
     if failing:
         sys.exit(1)
 
@@ -128,7 +118,7 @@ def rotate(batch_size: int) -> None:
                     calendar.access_token_ciphertext = calendar.access_token_expires_at = None
             rotated += 1
         db.session.commit()
-    _emit({"rotated": rotated, "undecryptable": failed})
+    emit({"rotated": rotated, "undecryptable": failed})
     if failed:
         sys.exit(1)
 

@@ -7,11 +7,12 @@ import uuid
 
 from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_limiter.errors import RateLimitExceeded
+from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from webapp import reads
-from webapp.csrf import CSRFError
+from webapp import rate_limits, reads
 from webapp.errors import AppError, FieldErrors, FrameworkError, NonFieldError
 from webapp.extensions import db
 from webapp.observability.redact import redact_path
@@ -105,8 +106,14 @@ def render_csrf_error(exc: CSRFError) -> ResponseReturnValue:
     return render_template("onboarding/csrf_error.html"), 400
 
 
+def render_rate_limited(exc: RateLimitExceeded) -> ResponseReturnValue:
+    """A broken rate limit (Flask-Limiter): Attendee's 429 with ``Retry-After``."""
+    return render_app_error(rate_limits.throttled())
+
+
 def register(app: Flask) -> None:
     app.register_error_handler(CSRFError, render_csrf_error)
+    app.register_error_handler(RateLimitExceeded, render_rate_limited)
     app.register_error_handler(AppError, render_app_error)
     app.register_error_handler(HTTPException, render_http_error)
     app.register_error_handler(DBAPIError, rerun_after_disconnect)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, registry
@@ -50,6 +51,8 @@ class Base(DeclarativeBase):
 # Objects stay readable after commit: a view serializes what it just wrote without reloading it.
 # Every web request and task gets a fresh session, so nothing stale outlives its unit of work.
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
+# CSRF on every browser form (exempted: the API, by key; provider notifications, by channel secret).
+csrf = CSRFProtect()
 # Dashboard sessions; configured in webapp.dashboard.init_app.
 login_manager = LoginManager()
 
@@ -64,7 +67,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-__all__ = ["Model", "db", "login_manager", "utcnow", "UTCDateTime"]
+__all__ = ["Model", "db", "csrf", "login_manager", "utcnow", "UTCDateTime"]
 
 
 @event.listens_for(Engine, "connect")

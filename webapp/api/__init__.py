@@ -7,11 +7,11 @@ from flask import Flask
 from webapp.api import calendars, connect_sessions, events, openapi, webhooks  # noqa: F401  (the view modules register their routes)
 from webapp.api.blueprint import CONVERTERS, bp
 from webapp.auth import authenticate_api_request
-from webapp.csrf import csrf
+from webapp.extensions import csrf
 
 
 def init_app(app: Flask) -> None:
-    # App-level, so it also runs for a wrong method (405) and before the view's create limit.
+    # App-level, so it also runs for a wrong method (405) and before the views' rate limits.
     app.before_request(authenticate_api_request)
     app.url_map.converters.update(CONVERTERS)  # before the blueprint's rules are added
     app.register_blueprint(bp)

@@ -1,4 +1,4 @@
-"""The one flat API blueprint (``webapp.csrf`` exempts exactly this blueprint, by name)."""
+"""The one flat API blueprint (``CSRFProtect`` exempts exactly this blueprint)."""
 
 from __future__ import annotations
 

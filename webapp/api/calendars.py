@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, g, request
+from flask import Response, g, request
 from flask.typing import ResponseReturnValue
 
-from webapp import throttle
 from webapp.api import pagination, parsing
 from webapp.api.blueprint import bp
 from webapp.api.serializers import calendar_json
 from webapp.calendars import queries, service
 from webapp.errors import BadQuery
 from webapp.models import CalendarState, Platform
+from webapp.rate_limits import per_project
 
 CALENDARS_PAGE_SIZE = 25
 STATES = [s.value for s in CalendarState]
@@ -21,8 +21,8 @@ PLATFORMS = [p.value for p in Platform]
 
 
 @bp.post("/calendars")
+@per_project("API_CREATE_RATE_LIMIT")
 def create_calendar() -> ResponseReturnValue:
-    throttle.hit("create_calendar", g.project.object_id, current_app.config["API_CREATE_RATE_LIMIT"])
     data = parsing.parse_create_calendar(parsing.json_object())
     calendar = service.create_calendar(project=g.project, validate=_validate_requested(), **vars(data))
     return calendar_json(calendar), 201

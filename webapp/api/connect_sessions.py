@@ -12,9 +12,11 @@ from webapp.api.blueprint import bp
 from webapp.api.serializers import iso
 from webapp.models import ConnectSession
 from webapp.onboarding import sessions, urls
+from webapp.rate_limits import per_project
 
 
 @bp.post("/connect_sessions")
+@per_project("CONNECT_SESSION_RATE_LIMIT")
 def create_connect_session() -> ResponseReturnValue:
     data = parsing.parse_create_connect_session(parsing.json_object())
     connect, token = sessions.create_session(

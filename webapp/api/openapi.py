@@ -75,6 +75,22 @@ _BAD_BODY = {
     "413": _json_response("Body larger than 256 KiB", _ref("Detail")),
     "415": _json_response("Body not JSON", _ref("Detail")),
 }
+
+
+def _throttled(setting: str) -> dict[str, Any]:
+    """The 429 of an operation limited per project by *setting* (``webapp.rate_limits``)."""
+    return {
+        "description": f"Throttled: the project made more of these requests than {setting} allows",
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds until the limit's window ends (also in the message)",
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        },
+        "content": {"application/json": {"schema": _ref("Detail")}},
+    }
+
+
 # Reads and actions on one object; lists; bodies.
 _ERRORS = {**_UNAUTHENTICATED, **_NOT_FOUND}
 _LIST_ERRORS = {**_UNAUTHENTICATED, **_BAD_QUERY, **_BAD_CURSOR}
@@ -329,7 +345,7 @@ PATHS: dict[str, Any] = {
             "requestBody": _body("CalendarCreate"),
             "responses": {
                 "201": _json_response("The created calendar", _ref("Calendar")),
-                "429": _json_response("Throttled", _ref("Detail")),
+                "429": _throttled("API_CREATE_RATE_LIMIT"),
                 **_BODY_ERRORS,
             },
         },
@@ -484,6 +500,7 @@ PATHS: dict[str, Any] = {
             "summary": "Extension: send a webhook.test event now (once, also to a paused webhook)",
             "responses": {
                 "200": _json_response("The test delivery and its attempt", _ref("WebhookDelivery")),
+                "429": _throttled("WEBHOOK_TEST_RATE_LIMIT"),
                 **_ERRORS,
             },
         },
@@ -493,7 +510,11 @@ PATHS: dict[str, Any] = {
         "post": {
             "operationId": "redeliverWebhookDelivery",
             "summary": "Extension: send a delivery again (same body and idempotency key, new retry budget)",
-            "responses": {"202": _json_response("The delivery, pending again", _ref("WebhookDelivery")), **_ERRORS},
+            "responses": {
+                "202": _json_response("The delivery, pending again", _ref("WebhookDelivery")),
+                "429": _throttled("WEBHOOK_REDELIVER_RATE_LIMIT"),
+                **_ERRORS,
+            },
         },
     },
     "/openapi.json": {
@@ -574,6 +595,7 @@ PATHS.update(
                 "requestBody": _body("ConnectSessionCreate", required=False),
                 "responses": {
                     "201": _json_response("The session and its URL", _ref("ConnectSessionCreated")),
+                    "429": _throttled("CONNECT_SESSION_RATE_LIMIT"),
                     **_BODY_ERRORS,
                 },
             }

@@ -20,6 +20,7 @@ from webapp.models import (
     WebhookEndpoint,
     WebhookTrigger,
 )
+from webapp.rate_limits import per_project
 from webapp.webhooks import queries, service, ssrf
 
 WEBHOOKS_PAGE_SIZE = 25
@@ -211,12 +212,14 @@ def list_webhook_deliveries(object_id: str) -> ResponseReturnValue:
 
 
 @bp.post("/webhooks/<webhook_id:object_id>/test")
+@per_project("WEBHOOK_TEST_RATE_LIMIT")
 def test_webhook(object_id: str) -> ResponseReturnValue:
     endpoint = queries.get_endpoint(project=g.project, object_id=object_id)
     return delivery_json(service.send_test(endpoint=endpoint))
 
 
 @bp.post("/webhook_deliveries/<object_id>/redeliver")
+@per_project("WEBHOOK_REDELIVER_RATE_LIMIT")
 def redeliver_webhook_delivery(object_id: str) -> ResponseReturnValue:
     delivery = queries.get_delivery(project=g.project, object_id=object_id)
     return delivery_json(service.redeliver(delivery=delivery)), 202

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
 from flask import Flask
 
+from webapp.cli_output import emit, fail
 from webapp.dashboard import accounts
 from webapp.errors import AppError
 from webapp.schema import ensure_schema
-
-
-def _fail(exc: AppError) -> None:
-    click.echo(json.dumps({"error": exc.message}), err=True)
-    sys.exit(1)
 
 
 def _read_password() -> str:
@@ -40,10 +35,8 @@ def create_admin(email: str, project_ids: tuple[str, ...]) -> None:
     try:
         admin = accounts.create_admin(email=email, password=password, project_ids=list(project_ids))
     except AppError as exc:
-        _fail(exc)
-        return
-    payload = {"id": admin.object_id, "email": admin.email, "projects": accounts.project_ids_of(admin)}
-    click.echo(json.dumps(payload, separators=(", ", ": ")))
+        fail(exc)
+    emit({"id": admin.object_id, "email": admin.email, "projects": accounts.project_ids_of(admin)})
 
 
 @users_cli.command("add-to-project")
@@ -55,10 +48,8 @@ def add_to_project(email: str, project_id: str) -> None:
     try:
         admin = accounts.add_to_project(email=email, project_id=project_id)
     except AppError as exc:
-        _fail(exc)
-        return
-    payload = {"id": admin.object_id, "email": admin.email, "projects": accounts.project_ids_of(admin)}
-    click.echo(json.dumps(payload, separators=(", ", ": ")))
+        fail(exc)
+    emit({"id": admin.object_id, "email": admin.email, "projects": accounts.project_ids_of(admin)})
 
 
 def register(app: Flask) -> None:

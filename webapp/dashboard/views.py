@@ -10,8 +10,10 @@ from flask_login import current_user, login_user, logout_user
 
 from webapp.calendars import service as calendars
 from webapp.dashboard import accounts, presenters, queries, service
-from webapp.errors import AppError, FieldErrors, NotFound
+from webapp.dashboard.forms import ApiKeyForm, LoginForm, OAuthAppForm, OriginForm, WebhookForm
+from webapp.errors import NotFound
 from webapp.extensions import utcnow
+from webapp.forms import ButtonForm, service_errors_onto
 from webapp.models import AdminUser, CalendarState, Platform, Project
 from webapp.observability.dashboard import banner_context, project_backlogs
 from webapp.onboarding import apps, urls
@@ -29,6 +31,12 @@ def require_login() -> ResponseReturnValue | None:
     if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
         return None
     return redirect(url_for("dashboard.login", next=request.full_path if request.method == "GET" else None))
+
+
+@bp.context_processor
+def button_form() -> dict[str, ButtonForm]:
+    """The form of every button of the pages (``post_button``); their views have nothing to validate."""
+    return {"button": ButtonForm(formdata=None)}
 
 
 @bp.after_request
@@ -64,20 +72,22 @@ def _safe_next(target: str | None) -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
+    form = LoginForm()
     if request.method == "GET":
         if current_user.is_authenticated:
             return redirect(url_for("dashboard.index"))
-        return render_template("dashboard/login.html", next=request.args.get("next", ""))
-    email = request.form.get("email", "")
+        form.next.data = request.args.get("next", "")
+        return render_template("dashboard/login.html", form=form)
+    if not form.validate():
+        return render_template("dashboard/login.html", form=form), 400
     try:
         admin = accounts.authenticate(
-            email=email, password=request.form.get("password", ""), client=request.remote_addr or "unknown"
+            email=form.email.data, password=form.password.data, client=request.remote_addr or "unknown"
         )
     except (accounts.LoginFailed, accounts.LoginThrottled) as exc:
-        page = render_template("dashboard/login.html", error=exc.message, email=email, next=request.form.get("next"))
-        return page, exc.status
+        return render_template("dashboard/login.html", form=form, error=exc.message), exc.status
     login_user(admin)
-    return redirect(_safe_next(request.form.get("next")))
+    return redirect(_safe_next(form.next.data))
 
 
 @bp.post("/logout")
@@ -232,12 +242,24 @@ def export_reconnect_links(project_id: str, code: str) -> ResponseReturnValue:
 # --- settings -------------------------------------------------------------------------------------
 
 
-def _render_settings(project: Project, status: int = 200, **extra: object) -> ResponseReturnValue:
+def _render_settings(
+    project: Project, status: int = 200, *, forms: dict[str, Any] | None = None, **extra: object
+) -> ResponseReturnValue:
+    """The settings page; *forms* replaces the page's empty forms by submitted ones (with their errors)."""
+    oauth_apps = queries.oauth_apps(project)
+    page_forms: dict[str, Any] = {
+        "api_key": ApiKeyForm(formdata=None),
+        "origin": OriginForm(formdata=None),
+        "webhook": WebhookForm(formdata=None),
+        **{f"oauth_{p.value}": OAuthAppForm.of(oauth_apps.get(p.value)) for p in Platform},
+        **(forms or {}),
+    }
     page = render_template(
         "dashboard/settings.html",
         project=project,
+        forms=page_forms,
         api_keys=queries.api_keys(project),
-        oauth_apps=queries.oauth_apps(project),
+        oauth_apps=oauth_apps,
         platforms=[p.value for p in Platform],
         labels=presenters.PLATFORM_LABELS,
         redirect_uris={p.value: urls.callback_url(p.value) for p in Platform},
@@ -252,12 +274,6 @@ def _settings_redirect(project_id: str, anchor: str) -> ResponseReturnValue:
     return redirect(url_for(".settings", project_id=project_id) + f"#{anchor}", 303)
 
 
-def _field_errors(exc: AppError) -> list[str]:
-    if isinstance(exc, FieldErrors):
-        return [f"{field}: {' '.join(map(str, messages))}" for field, messages in exc.errors.items()]
-    return [exc.message]
-
-
 @bp.get("/projects/<project_id>/settings")
 def settings(project_id: str) -> ResponseReturnValue:
     return _render_settings(_project(project_id))
@@ -266,8 +282,10 @@ def settings(project_id: str) -> ResponseReturnValue:
 @bp.post("/projects/<project_id>/settings/api-keys")
 def create_api_key(project_id: str) -> ResponseReturnValue:
     project = _project(project_id)
-    name = (request.form.get("name") or "").strip()[:255] or None
-    key, plaintext = projects.create_api_key(project=project, name=name)
+    form = ApiKeyForm()
+    if not form.validate():
+        return _render_settings(project, 400, forms={"api_key": form})
+    key, plaintext = projects.create_api_key(project=project, name=form.name.data or None)
     return _render_settings(project, new_api_key=plaintext, new_api_key_id=key.object_id)
 
 
@@ -284,30 +302,31 @@ def set_oauth_app(project_id: str, platform: str) -> ResponseReturnValue:
     project = _project(project_id)
     if platform not in {p.value for p in Platform}:
         raise NotFound("Unknown platform")
-    form = request.form
-    try:
-        apps.set_oauth_app(
-            project=project,
-            platform=Platform(platform),
-            client_id=form.get("client_id", ""),
-            client_secret=form.get("client_secret", ""),
-            tenant=(form.get("tenant") or None) if platform == Platform.MICROSOFT.value else None,
-        )
-    except FieldErrors as exc:
-        return _render_settings(project, 400, errors=_field_errors(exc))
-    flash(f"The {presenters.PLATFORM_LABELS[platform]} OAuth app was saved.")
-    return _settings_redirect(project_id, "oauth-apps")
+    form = OAuthAppForm()
+    if form.validate():
+        with service_errors_onto(form):
+            apps.set_oauth_app(
+                project=project,
+                platform=Platform(platform),
+                client_id=form.client_id.data,
+                client_secret=form.client_secret.data,
+                tenant=(form.tenant.data or None) if platform == Platform.MICROSOFT.value else None,
+            )
+            flash(f"The {presenters.PLATFORM_LABELS[platform]} OAuth app was saved.")
+            return _settings_redirect(project_id, "oauth-apps")
+    return _render_settings(project, 400, forms={f"oauth_{platform}": form})
 
 
 @bp.post("/projects/<project_id>/settings/origins")
 def add_origin(project_id: str) -> ResponseReturnValue:
     project = _project(project_id)
-    try:
-        apps.allow_redirect_origin(project=project, origin=request.form.get("origin", ""))
-    except FieldErrors as exc:
-        return _render_settings(project, 400, errors=_field_errors(exc))
-    flash("The origin was allowed.")
-    return _settings_redirect(project_id, "origins")
+    form = OriginForm()
+    if form.validate():
+        with service_errors_onto(form):
+            apps.allow_redirect_origin(project=project, origin=form.origin.data)
+            flash("The origin was allowed.")
+            return _settings_redirect(project_id, "origins")
+    return _render_settings(project, 400, forms={"origin": form})
 
 
 @bp.post("/projects/<project_id>/settings/origins/<int(max=2147483647):origin_id>/delete")
@@ -320,12 +339,13 @@ def remove_origin(project_id: str, origin_id: int) -> ResponseReturnValue:
 @bp.post("/projects/<project_id>/settings/webhooks")
 def create_webhook(project_id: str) -> ResponseReturnValue:
     project = _project(project_id)
-    try:
-        webhooks.create_endpoint(project=project, url=(request.form.get("url") or "").strip())
-    except FieldErrors as exc:
-        return _render_settings(project, 400, errors=_field_errors(exc))
-    flash("The webhook endpoint was added.")
-    return _settings_redirect(project_id, "webhooks")
+    form = WebhookForm()
+    if form.validate():
+        with service_errors_onto(form):
+            webhooks.create_endpoint(project=project, url=form.url.data)
+            flash("The webhook endpoint was added.")
+            return _settings_redirect(project_id, "webhooks")
+    return _render_settings(project, 400, forms={"webhook": form})
 
 
 @bp.post("/projects/<project_id>/settings/webhooks/<endpoint_id>/delete")

@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import sys
-from typing import Any, NoReturn
 
 import click
 from flask import Flask, current_app
 
-from webapp.errors import AppError, FieldErrors
+from webapp.cli_output import emit, fail
+from webapp.errors import AppError
 from webapp.models import Platform
 from webapp.onboarding import apps, urls
 from webapp.projects import service as projects
 from webapp.schema import ensure_schema
-
-
-def _emit(payload: dict[str, Any]) -> None:
-    click.echo(json.dumps(payload, separators=(", ", ": ")))
-
-
-def _fail(exc: AppError) -> NoReturn:
-    payload: dict[str, Any] = exc.errors if isinstance(exc, FieldErrors) else {"error": exc.message}
-    click.echo(json.dumps(payload), err=True)
-    sys.exit(1)
 
 
 @click.group("oauth-apps")
@@ -49,10 +38,10 @@ def set_oauth_app(
             project=project, platform=Platform(platform), client_id=client_id, client_secret=secret, tenant=tenant
         )
     except AppError as exc:
-        _fail(exc)
+        fail(exc)
     if not current_app.config.get("PUBLIC_BASE_URL"):
         click.echo(f"warning: PUBLIC_BASE_URL is not set; redirect_uri assumes {urls.FALLBACK_BASE_URL}", err=True)
-    _emit(
+    emit(
         {
             "project_id": project.object_id,
             "platform": app.platform,
@@ -73,8 +62,8 @@ def allow_redirect_origin(project_id: str, origin: str) -> None:
         project = projects.get_project(project_id)
         row = apps.allow_redirect_origin(project=project, origin=origin)
     except AppError as exc:
-        _fail(exc)
-    _emit({"project_id": project.object_id, "origin": row.origin})
+        fail(exc)
+    emit({"project_id": project.object_id, "origin": row.origin})
 
 
 def register(app: Flask, projects_cli: click.Group) -> None:

@@ -6,6 +6,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from webapp.extensions import utcnow
+from webapp.forms import ButtonForm
 from webapp.models import CalendarState, Platform
 from webapp.onboarding import flow, presenters, urls
 
@@ -29,6 +30,7 @@ def choose(token: str) -> ResponseReturnValue:
         return flow.start(token, choice.connect.platform)
     return render_template(
         "onboarding/choose.html",
+        form=ButtonForm(),  # one per provider: starts the consent there
         token=token,
         project_name=choice.connect.project.name,
         platforms=[(p.value, presenters.PLATFORM_LABELS[p.value]) for p in choice.platforms],
@@ -57,6 +59,7 @@ def done(token: str) -> ResponseReturnValue:
         )
     return render_template(
         "onboarding/status.html",
+        form=ButtonForm(),  # Reconnect
         token=token,
         project_name=connect.project.name,
         calendar=calendar,

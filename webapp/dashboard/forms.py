@@ -1,0 +1,60 @@
+"""The dashboard's forms with fields (buttons are ``webapp.forms.ButtonForm``).
+
+The validators check the shape of what a person typed; the services behind the views keep the
+rules they share with the command line (an origin without a path, a webhook URL that may be
+called), and their ``FieldErrors`` land on these forms' fields (``webapp.forms.service_errors_onto``).
+Messages are the API's where the API has one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, PasswordField, StringField, URLField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+from webapp.models import OAuthApp
+
+BLANK = "This field may not be blank."
+
+
+def _strip(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+def _too_long(limit: int) -> Length:
+    return Length(max=limit, message=f"Ensure this field has no more than {limit} characters.")
+
+
+class LoginForm(FlaskForm):  # type: ignore[misc]  # Flask-WTF ships no type hints
+    email = StringField("Email", filters=[_strip], validators=[DataRequired(), _too_long(320)])
+    password = PasswordField("Password", validators=[InputRequired()])
+    next = HiddenField()  # the page asked for before the login (checked by the view before use)
+
+
+class ApiKeyForm(FlaskForm):  # type: ignore[misc]
+    name = StringField("Name", filters=[_strip], validators=[Optional(), _too_long(255)])
+
+
+class OAuthAppForm(FlaskForm):  # type: ignore[misc]
+    """One per platform on the settings page; ``tenant`` is shown and used for Microsoft only."""
+
+    client_id = StringField("Client id", filters=[_strip], validators=[DataRequired(BLANK), _too_long(255)])
+    client_secret = PasswordField("Client secret", validators=[DataRequired(BLANK)])
+    tenant = StringField("Tenant", filters=[_strip], validators=[Optional(), _too_long(255)])
+
+    @classmethod
+    def of(cls, app: OAuthApp | None) -> OAuthAppForm:
+        """An empty form showing the stored app's client id and tenant (never its secret)."""
+        if app is None:
+            return cls(formdata=None)
+        return cls(formdata=None, client_id=app.client_id, tenant=app.tenant or "")
+
+
+class OriginForm(FlaskForm):  # type: ignore[misc]
+    origin = URLField("Origin", filters=[_strip], validators=[DataRequired(BLANK), _too_long(255)])
+
+
+class WebhookForm(FlaskForm):  # type: ignore[misc]
+    url = URLField("URL", filters=[_strip], validators=[DataRequired(BLANK), _too_long(2048)])
