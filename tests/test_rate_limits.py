@@ -70,8 +70,8 @@ def _assert_throttled(response: Any) -> None:
     ("setting", "path", "allowed_status"),
     [
         ("CONNECT_SESSION_RATE_LIMIT", "/connect_sessions", 201),
-        ("WEBHOOK_TEST_RATE_LIMIT", "/webhooks/whk_unknown/test", 404),
-        ("WEBHOOK_REDELIVER_RATE_LIMIT", "/webhook_deliveries/whd_unknown/redeliver", 404),
+        ("WEBHOOK_TEST_RATE_LIMIT", "/webhooks/wh_AAAAAAAAAAAAAAAA/test", 404),
+        ("WEBHOOK_REDELIVER_RATE_LIMIT", "/webhook_deliveries/whd_AAAAAAAAAAAAAAAA/redeliver", 404),
     ],
 )
 def test_each_limited_operation_counts_per_project(
@@ -189,6 +189,6 @@ def test_every_limited_operation_documents_its_429(app: Flask, client: FlaskClie
         assert throttled["headers"]["Retry-After"]["schema"] == {"type": "integer", "minimum": 1}
         schema = throttled["content"]["application/json"]["schema"]
     app.config["WEBHOOK_TEST_RATE_LIMIT"] = "1 per minute"
-    client.post(f"{PREFIX}/webhooks/whk_x/test", headers=auth)
-    body = client.post(f"{PREFIX}/webhooks/whk_x/test", headers=auth).get_json()
+    client.post(f"{PREFIX}/webhooks/wh_AAAAAAAAAAAAAAAA/test", headers=auth)
+    body = client.post(f"{PREFIX}/webhooks/wh_AAAAAAAAAAAAAAAA/test", headers=auth).get_json()
     Draft202012Validator({"components": document["components"], **schema}).validate(body)

@@ -10,13 +10,29 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
+from flask import request
 from flask_wtf import FlaskForm
 
 from webapp.errors import FieldErrors
 
 
-class ButtonForm(FlaskForm):  # type: ignore[misc]  # Flask-WTF ships no type hints
+class BrowserForm(FlaskForm):  # type: ignore[misc]  # Flask-WTF ships no type hints
+    """A form a browser posts: its data is the request's form fields, never a JSON body.
+
+    Flask-WTF would read a JSON body as form data, where a number, a list or a deeply nested value
+    breaks WTForms (a 500) and text no page can encode would be echoed back into the page.
+    """
+
+    class Meta(FlaskForm.Meta):  # type: ignore[misc]
+        def wrap_formdata(self, form: Any, formdata: Any) -> Any:
+            if formdata is not None and request.is_json and not request.form:
+                return None  # treated as a form posted empty
+            return super().wrap_formdata(form, formdata)
+
+
+class ButtonForm(BrowserForm):
     """A button that posts nothing but its CSRF token: an action on what its URL names (sync, revoke,
     delete, a bulk action, show or rotate a secret, log out, start or restart a consent)."""
 

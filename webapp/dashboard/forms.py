@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField, URLField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
+from webapp.forms import BrowserForm
 from webapp.models import OAuthApp
 
 BLANK = "This field may not be blank."
@@ -27,17 +27,17 @@ def _too_long(limit: int) -> Length:
     return Length(max=limit, message=f"Ensure this field has no more than {limit} characters.")
 
 
-class LoginForm(FlaskForm):  # type: ignore[misc]  # Flask-WTF ships no type hints
+class LoginForm(BrowserForm):
     email = StringField("Email", filters=[_strip], validators=[DataRequired(), _too_long(320)])
     password = PasswordField("Password", validators=[InputRequired()])
     next = HiddenField()  # the page asked for before the login (checked by the view before use)
 
 
-class ApiKeyForm(FlaskForm):  # type: ignore[misc]
+class ApiKeyForm(BrowserForm):
     name = StringField("Name", filters=[_strip], validators=[Optional(), _too_long(255)])
 
 
-class OAuthAppForm(FlaskForm):  # type: ignore[misc]
+class OAuthAppForm(BrowserForm):
     """One per platform on the settings page; ``tenant`` is shown and used for Microsoft only."""
 
     client_id = StringField("Client id", filters=[_strip], validators=[DataRequired(BLANK), _too_long(255)])
@@ -52,9 +52,9 @@ class OAuthAppForm(FlaskForm):  # type: ignore[misc]
         return cls(formdata=None, client_id=app.client_id, tenant=app.tenant or "")
 
 
-class OriginForm(FlaskForm):  # type: ignore[misc]
+class OriginForm(BrowserForm):
     origin = URLField("Origin", filters=[_strip], validators=[DataRequired(BLANK), _too_long(255)])
 
 
-class WebhookForm(FlaskForm):  # type: ignore[misc]
+class WebhookForm(BrowserForm):
     url = URLField("URL", filters=[_strip], validators=[DataRequired(BLANK), _too_long(2048)])
