@@ -79,12 +79,6 @@ def claim_due(now: datetime) -> list[int]:
     return sorted(claimed, key=order.__getitem__)
 
 
-def is_due(calendar_id: int, now: datetime) -> bool:
-    """Whether a queued sync still has work to do (a duplicate message finds the sync already done)."""
-    due = db.session.scalar(select(Calendar.next_sync_at).where(Calendar.id == calendar_id))
-    return due is not None and due <= now
-
-
 def next_interval(now: datetime) -> datetime:
     """When a calendar synced at *now* is due again: the interval, less a little jitter."""
     interval = timedelta(minutes=current_app.config["SYNC_INTERVAL_MINUTES"])

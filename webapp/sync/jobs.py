@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import requests
 from flask import current_app
-from sqlalchemy import or_, update
+from sqlalchemy import or_, true, update
 
 from webapp import crypto
 from webapp.extensions import db, utcnow
@@ -41,12 +41,13 @@ def sync_window(now: datetime) -> Window:
 
 
 def sync_if_due(calendar_id: int, *, now: datetime) -> SyncResult:
-    """The queued task's entry: a duplicate message (redispatched while the first still waited)
-    finds the calendar no longer due and does nothing."""
-    if not dispatch.is_due(calendar_id, now):
-        db.session.commit()
+    """The queued task's entry: the lease is taken only if the calendar is still due, in the same
+    statement. A duplicate message (redispatched while the first still waited) or one for a calendar
+    being synced does nothing: the end of the sync that runs sets what is due next."""
+    lease = _acquire_lease(calendar_id, now, due_only=True)
+    if lease is None:
         return SyncResult("skipped")
-    return sync_calendar(calendar_id, now=now)
+    return _sync_under_lease(calendar_id, lease, now)
 
 
 def sync_calendar(calendar_id: int, *, now: datetime) -> SyncResult:
@@ -61,6 +62,10 @@ def sync_calendar(calendar_id: int, *, now: datetime) -> SyncResult:
         db.session.execute(update(Calendar).where(Calendar.id == calendar_id).values(sync_dispatched_at=None))
         db.session.commit()
         return SyncResult("skipped")
+    return _sync_under_lease(calendar_id, lease, now)
+
+
+def _sync_under_lease(calendar_id: int, lease: str, now: datetime) -> SyncResult:
     heartbeat = LeaseHeartbeat(calendar_id, lease)
     try:
         return _sync_leased(calendar_id, now)
@@ -97,16 +102,16 @@ class LeaseHeartbeat:
         self._thread.join()
 
 
-def _acquire_lease(calendar_id: int, now: datetime) -> str | None:
-    """An atomic conditional UPDATE: works across processes and machines on SQLite and PostgreSQL."""
+def _acquire_lease(calendar_id: int, now: datetime, *, due_only: bool = False) -> str | None:
+    """An atomic conditional UPDATE: works across processes and machines on SQLite and PostgreSQL.
+    With *due_only*, only a calendar whose next sync is due (``next_sync_at``) is taken."""
     token = secrets.token_hex(16)
     expires = now + timedelta(seconds=current_app.config["SYNC_LEASE_SECONDS"])
+    free = or_(Calendar.lease_expires_at.is_(None), Calendar.lease_expires_at < now)
+    due = Calendar.next_sync_at <= now if due_only else true()
     result = db.session.execute(
         update(Calendar)
-        .where(
-            Calendar.id == calendar_id,
-            or_(Calendar.lease_expires_at.is_(None), Calendar.lease_expires_at < now),
-        )
+        .where(Calendar.id == calendar_id, free, due)
         .values(lease_token=token, lease_expires_at=expires)
     )
     db.session.commit()
