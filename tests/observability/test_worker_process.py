@@ -50,6 +50,17 @@ def shared(app: Flask, tmp_path: Path) -> Iterator[tuple[Flask, str]]:
         db.engine.dispose()
 
 
+@pytest.fixture
+def webhook_receiver() -> Iterator[Receiver]:
+    receiver = Receiver()
+    receiver.thread.start()
+    try:
+        yield receiver
+    finally:
+        receiver.server.shutdown()
+        receiver.server.server_close()
+
+
 def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     command = [
         sys.executable, "-m", "celery", "-A", "wsgi:celery_app", "worker", "--beat", "--pool", "threads",
@@ -79,7 +90,7 @@ def test_worker_heartbeats_metrics_logs_and_staleness(
     shared: tuple[Flask, str],
     emulators: RunningEmulators,
     google: Provider,
-    receiver: Receiver,
+    webhook_receiver: Receiver,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -88,7 +99,7 @@ def test_worker_heartbeats_metrics_logs_and_staleness(
     seed_events(google, [{"user": ALICE, "summary": "Standup", "start": at(2), "end": at(3)}])
     refresh_token = google_refresh_token(google)
     project, api_key = projects.create_project(name="Ops")
-    webhooks.create_endpoint(project=project, url=receiver.url())
+    webhooks.create_endpoint(project=project, url=webhook_receiver.url())
     created = client.post(
         "/api/v1/calendars",
         json={
