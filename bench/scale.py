@@ -289,9 +289,12 @@ def main() -> int:
             cpu_end = _cpu(str(instance), args.backend == "postgres")
             report = _steady(db, onboarded, window_end, args.calendars)
             size = _database_size(db, env, instance)
+            tables = _table_health(db) if args.backend == "postgres" else []
         ok = synced == args.calendars and report["failures"] == 0
         _print(args, created_in, onboarding_started, onboarded, onboarding_attempts, report, size,
                cpu_before, cpu_onboarded, cpu_end, observe)  # fmt: skip
+        for line in tables:
+            say(line)
         return 0 if ok else 1
     finally:
         for child in children:
@@ -370,6 +373,33 @@ def _database_size(db: Any, env: dict[str, str], instance: Path) -> float:
     if "DATABASE_URL" in env:
         return float(_scalar(db, "SELECT pg_database_size(current_database())"))
     return float(sum(p.stat().st_size for p in instance.glob("app.db*")))
+
+
+def _table_health(db: Any) -> list[str]:
+    """How close the busiest tables are to their live size (pgstattuple: exact, it reads every page),
+    and how many of their updates PostgreSQL did in place (HOT: no index entry, no new page)."""
+    from sqlalchemy import text
+
+    db.session.execute(text("CREATE EXTENSION IF NOT EXISTS pgstattuple"))
+    lines = [
+        "",
+        "| table | size | live tuples | dead tuples | free space | updates in place (HOT) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for table in ("calendar", "sync_attempt", "calendar_event"):
+        row = db.session.execute(text(f"SELECT * FROM pgstattuple('{table}')")).mappings().one()
+        stat = db.session.execute(
+            text("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = :t"), {"t": table}
+        ).one()
+        hot = (
+            f"{100 * stat.n_tup_hot_upd / stat.n_tup_upd:.0f} % of {stat.n_tup_upd}" if stat.n_tup_upd else "no updates"
+        )
+        lines.append(
+            f"| {table} | {row['table_len'] / 2**20:.1f} MiB | {row['tuple_percent']:.0f} % | "
+            f"{row['dead_tuple_percent']:.0f} % | {row['free_percent']:.0f} % | {hot} |"
+        )
+    db.session.commit()
+    return lines
 
 
 def _print(args: Any, created_in: float, onboarding_started: datetime, onboarded: datetime, attempts: int,

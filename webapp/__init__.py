@@ -37,6 +37,7 @@ def create_app(config: type[Config] | None = None, *, migrations: bool = True, *
 
     observability.init_app(app)  # first: logging, and the request id before any other hook runs
     crypto.init_app(app)
+    pool.size_for_threads(app)
     db.init_app(app)
     with app.app_context():
         for engine in db.engines.values():

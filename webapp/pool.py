@@ -18,7 +18,7 @@ import select
 import time
 from typing import Any
 
-from flask import g, has_request_context
+from flask import Flask, g, has_request_context
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
 
@@ -28,6 +28,26 @@ from webapp.extensions import db
 PING_AFTER_IDLE_SECONDS = 10.0
 
 _RETURNED_AT = "returned_at"
+
+
+def size_for_threads(app: Flask) -> None:
+    """Keep a connection per thread that may hold one at once, instead of SQLAlchemy's 5.
+
+    A worker runs ``SYNC_CONCURRENCY`` syncs at once, each checking a connection out several
+    times. With the default pool (5 kept, 10 more opened on demand and closed on return), most
+    checkouts opened a new database connection: measured in ``bench/scale.py``, it held 16
+    threads to 18 syncs a second. The pool keeps up to this many (it opens them only when asked),
+    and lets the lease heartbeat threads (one per running sync, a short UPDATE every 15 s) open a
+    few more. In-memory SQLite has its own pools, and explicit settings win.
+    """
+    options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    uri = str(app.config.get("SQLALCHEMY_DATABASE_URI") or "")
+    if "poolclass" in options or uri in ("sqlite://", "sqlite:///:memory:") or "mode=memory" in uri:
+        return
+    threads = int(app.config["SYNC_CONCURRENCY"])
+    options.setdefault("pool_size", threads + 4)  # the sync threads, the webhook and heartbeat threads
+    options.setdefault("max_overflow", threads)  # the lease heartbeats, briefly
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
 def ping_idle_connections(engine: Engine, idle_seconds: float = PING_AFTER_IDLE_SECONDS) -> None:

@@ -6,6 +6,11 @@ periodic tasks (the once-a-second sync dispatcher, sweeps, renewals); the others
 every few seconds and take over within ``LEASE_SECONDS`` of the holder's death. The schedule itself
 lives in memory: every job is a short interval, and a new holder runs each at once.
 
+A job whose options say ``run_in_scheduler`` (the sync dispatcher) is run here, in the beat's own
+process, instead of being queued: queued, it waited behind the very syncs it had queued (up to
+``SYNC_QUEUE_LIMIT``), so the queue ran dry before the next dispatch reached a worker, and threads
+stood idle while calendars were due (measured in ``bench/scale.py``).
+
 The holder's renewals are also the scheduler's heartbeat (``webapp.observability.heartbeats``).
 Clocks of the machines that run beats must agree (NTP) to within a few seconds.
 """
@@ -90,6 +95,16 @@ class LeasedScheduler(beat.Scheduler):  # type: ignore[misc]
             return until_look
         next_job: float = super().tick(*args, **kwargs)
         return min(next_job, until_look)
+
+    def apply_async(self, entry: beat.ScheduleEntry, producer: Any = None, advance: bool = True, **kwargs: Any) -> Any:
+        if not entry.options.get("run_in_scheduler"):
+            return super().apply_async(entry, producer, advance, **kwargs)
+        entry = self.reserve(entry) if advance else entry
+        try:
+            self.app.tasks[entry.task](*entry.args, **entry.kwargs)  # a FlaskTask: in an app context
+        except Exception:
+            log.warning("scheduler job %s failed; it runs again at its next tick", entry.task, exc_info=True)
+        return None
 
     def _look_at_lease(self) -> None:
         self._next_look = time.monotonic() + RENEW_SECONDS

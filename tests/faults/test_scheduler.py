@@ -73,7 +73,8 @@ def test_two_beats_dispatch_once_and_the_standby_takes_over(fault_env: dict[str,
         assert wait_for(lambda: "stands by" in logs[1].read_text(), 30), logs[1].read_text()
         time.sleep(3 * RENEW_SECONDS)
         sent = _sent_by(fault_env, instance)
-        assert sent[beats[0].pid] >= 10  # the dispatcher's tick every second, and the sweeps
+        # The sweeps a new holder runs at once (the dispatcher runs inside the beat and queues only due syncs).
+        assert sent[beats[0].pid] >= 1
         assert sent[beats[1].pid] == 0  # the standby sent nothing while the holder lived
 
         beats[0].send_signal(signal.SIGKILL)

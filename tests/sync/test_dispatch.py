@@ -105,8 +105,34 @@ def test_a_lost_dispatch_is_repeated(app: Flask, make_calendar: Any) -> None:
 
 def test_the_beat_dispatches_every_second_and_nothing_else_queues_syncs(app: Flask) -> None:
     schedule = celery_for(app).conf.beat_schedule
-    assert schedule["sync-due-calendars"] == {"task": "sync.dispatch_due", "schedule": 1.0, "options": {"expires": 10}}
+    assert schedule["sync-due-calendars"] == {
+        "task": "sync.dispatch_due",
+        "schedule": 1.0,
+        "options": {"expires": 10, "run_in_scheduler": True},
+    }
     assert not [e for e in schedule.values() if e["task"] == "sync.calendar"]
+
+
+def test_the_beat_runs_the_dispatcher_itself_and_queues_only_the_syncs(
+    app: Flask, make_calendar: Any, monkeypatch: Any
+) -> None:
+    """Queued, the dispatcher's tick waited behind the syncs it had queued, and workers ran dry."""
+    from webapp.scheduler import LeasedScheduler
+
+    calendar = _row(make_calendar()["id"])
+    celery = celery_for(app)
+    sent: list[tuple[str, tuple[Any, ...]]] = []
+    monkeypatch.setattr(
+        celery.tasks["sync.calendar"], "apply_async", lambda args=(), **options: sent.append(("sync.calendar", args))
+    )
+    monkeypatch.setattr(
+        celery.tasks["sync.dispatch_due"], "apply_async", lambda *a, **k: sent.append(("sync.dispatch_due", a))
+    )
+    scheduler = LeasedScheduler(app=celery, lazy=True)
+    entry = scheduler.Entry(name="sync-due-calendars", app=celery, **celery.conf.beat_schedule["sync-due-calendars"])
+    scheduler.apply_async(entry, advance=False)
+    assert sent == [("sync.calendar", (calendar.id,))]
+    assert _row(calendar.object_id).sync_dispatched_at is not None
 
 
 def test_a_sync_that_died_leaves_its_request_and_is_dispatched_when_its_lease_runs_out(

@@ -112,7 +112,7 @@ def _acquire_lease(calendar_id: int, now: datetime, *, due_only: bool = False) -
     result = db.session.execute(
         update(Calendar)
         .where(Calendar.id == calendar_id, free, due)
-        .values(lease_token=token, lease_expires_at=expires)
+        .values(lease_token=token, lease_expires_at=expires, last_attempted_sync_at=now)  # one commit for both
     )
     db.session.commit()
     return token if result.rowcount == 1 else None  # type: ignore[attr-defined]
@@ -142,9 +142,7 @@ def _sync_leased(calendar_id: int, now: datetime) -> SyncResult:
     calendar = db.session.get(Calendar, calendar_id)
     if calendar is None:
         return SyncResult("skipped")
-    started = Stopwatch.start()
-    calendar.last_attempted_sync_at = now
-    db.session.commit()
+    started = Stopwatch.start()  # the lease statement wrote last_attempted_sync_at
     try:
         secret = crypto.decrypt(calendar.client_secret_ciphertext)
         refresh_token = crypto.decrypt(calendar.refresh_token_ciphertext)

@@ -13,11 +13,12 @@ DISPATCH_SECONDS = 1.0
 
 # Every periodic job in one place.
 BEAT_SCHEDULE = {
-    # A tick still queued after 10 s (workers busy) is dropped: a later tick does the same work.
+    # Run by the beat itself (webapp.scheduler), never behind the syncs it queues; under another
+    # scheduler, a tick still queued after 10 s (workers busy) is dropped: a later tick does the same.
     "sync-due-calendars": {
         "task": "sync.dispatch_due",
         "schedule": DISPATCH_SECONDS,
-        "options": {"expires": 10},
+        "options": {"expires": 10, "run_in_scheduler": True},
     },
 }
 
