@@ -85,21 +85,16 @@ def next_interval(now: datetime) -> datetime:
     return now + interval * (1 - random.uniform(0, INTERVAL_JITTER))
 
 
-def finish(calendar_id: int, started: datetime, following: datetime | None) -> None:
+def finish(calendar: Calendar, started: datetime, following: datetime | None) -> None:
     """A finished sync (success or recorded failure) sets when the next one is due: *following*,
     unless a request made during the sync (due after *started*) asks for one of its own.
 
-    Only at the end, never as it starts: a sync whose worker dies leaves the calendar due.
+    Written into the sync's own UPDATE of the row (SQL expressions, so a request that lands
+    meanwhile still wins), in the caller's commit. Only at the end, never as it starts: a sync whose
+    worker dies leaves the calendar due.
     """
-    db.session.execute(
-        update(Calendar)
-        .where(Calendar.id == calendar_id)
-        .values(
-            sync_dispatched_at=None,
-            next_sync_at=case((Calendar.next_sync_at > started, Calendar.next_sync_at), else_=following),
-        )
-        .execution_options(synchronize_session=False)
-    )
+    calendar.sync_dispatched_at = None
+    calendar.next_sync_at = case((Calendar.next_sync_at > started, Calendar.next_sync_at), else_=following)
 
 
 def want_sync_at(calendar_ids: Iterable[int], wanted_at: datetime) -> int:

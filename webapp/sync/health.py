@@ -101,7 +101,7 @@ def record_failure(calendar_id: int, failure: Failure, now: datetime, started: S
     else:
         calendar.next_attempt_at = None
         following = dispatch.next_interval(now)
-    dispatch.finish(calendar_id, now, following)
+    dispatch.finish(calendar, now, following)
     db.session.add(
         started.attempt(
             calendar.id,
