@@ -409,13 +409,12 @@ def _issue_refresh(user: str, client_id: str, scopes: list[str]) -> RefreshToken
         if client.testing_mode
         else None,
     )
-    live = sorted(
-        (t for t in state.refresh_tokens.values() if t.user == user and t.client_id == client_id and not t.revoked),
-        key=lambda t: t.issued_at,
-    )
-    while len(live) >= state.settings.max_refresh_tokens_per_client:
-        oldest = live.pop(0)
+    issued = state.refresh_tokens_by_grant.setdefault((user, client_id), [])
+    issued[:] = [t for t in issued if not t.revoked]  # oldest first: they are appended as issued
+    while len(issued) >= state.settings.max_refresh_tokens_per_client:
+        oldest = issued.pop(0)
         oldest.revoked, oldest.reason = True, "evicted"
+    issued.append(token)
     state.refresh_tokens[token.token] = token
     return token
 

@@ -322,6 +322,8 @@ class ProviderState:
             self.events_by_calendar: dict[str, dict[str, Event]] = {}
             self.codes: dict[str, AuthCode] = {}
             self.refresh_tokens: dict[str, RefreshToken] = {}
+            # Google's per-(user, client) cap looks at one grant's tokens, not at every token issued.
+            self.refresh_tokens_by_grant: dict[tuple[str, str], list[RefreshToken]] = {}
             self.access_tokens: dict[str, AccessToken] = {}
             self.grants: dict[tuple[str, str], Grant] = {}
             self.channels: dict[str, Channel] = {}

@@ -478,3 +478,11 @@ def test_watch_refuses_a_plain_http_address_unless_loopback(google: Provider, ad
     else:
         assert response.status_code == 400
         assert response.json()["error"]["errors"][0]["reason"] == "push.webhookUrlNotHttps"
+
+
+def test_a_grant_keeps_its_newest_refresh_tokens_up_to_the_cap(google: Provider) -> None:
+    """Google keeps a limited number of live refresh tokens per user and client; the oldest goes."""
+    google.settings(max_refresh_tokens_per_client=2)
+    tokens = [connect(google, access_type="offline", prompt="consent")["refresh_token"] for _ in range(3)]
+    assert refresh(google, tokens[0]).status_code == 400  # evicted by the third
+    assert [refresh(google, token).status_code for token in tokens[1:]] == [200, 200]
