@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from webapp.extensions import db
 from webapp.models import Calendar, CalendarEvent
@@ -110,17 +110,23 @@ def _fill(event: CalendarEvent, data: EventData, digest: str, now: datetime) -> 
 
 
 def _delete_missing(calendar: Calendar, seen: set[str], window: Window, now: datetime) -> int:
-    """Stored live events inside the window that a full listing no longer has are gone at the provider."""
-    query = select(CalendarEvent).where(
+    """Stored live events inside the window that a full listing no longer has are gone at the provider.
+
+    Only ids are read back (not whole rows, whose JSON the listing has just written), and the gone
+    ones are marked in one UPDATE: on a first sync nothing is gone and nothing is loaded twice.
+    """
+    query = select(CalendarEvent.id, CalendarEvent.platform_uuid).where(
         CalendarEvent.calendar_id == calendar.id,
         CalendarEvent.is_deleted.is_(False),
         CalendarEvent.end_time > window.start,
         CalendarEvent.start_time < window.end,
     )
-    deleted = 0
-    for event in db.session.scalars(query):
-        if event.platform_uuid not in seen:
-            event.is_deleted = True
-            event.updated_at = now
-            deleted += 1
-    return deleted
+    gone = [event_id for event_id, platform_uuid in db.session.execute(query) if platform_uuid not in seen]
+    for chunk in range(0, len(gone), CHUNK):
+        db.session.execute(
+            update(CalendarEvent)
+            .where(CalendarEvent.id.in_(gone[chunk : chunk + CHUNK]))
+            .values(is_deleted=True, updated_at=now)
+            .execution_options(synchronize_session="fetch")
+        )
+    return len(gone)
