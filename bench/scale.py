@@ -288,14 +288,15 @@ def main() -> int:
             took = (onboarded - onboarding_started).total_seconds()
             say(f"onboarding: {synced}/{args.calendars} synced after {took:.0f} s, "
                 f"{onboarding_attempts / args.calendars:.3f} syncs per calendar")  # fmt: skip
+            window_start = onboarded
             if args.settle_minutes:  # an onboarding longer than the interval leaves a backlog to drain first
                 time.sleep(args.settle_minutes * 60)
-                onboarded = datetime.now(UTC)
+                window_start = datetime.now(UTC)
             cpu_onboarded = _cpu(str(instance), args.backend == "postgres")
             time.sleep(observe.total_seconds())
             window_end = datetime.now(UTC)
             cpu_end = _cpu(str(instance), args.backend == "postgres")
-            report = _steady(db, onboarded, window_end, args.calendars)
+            report = _steady(db, window_start, window_end, args.calendars)
             size = _database_size(db, env, instance)
             tables = _table_health(db) if args.backend == "postgres" else []
         ok = synced == args.calendars and report["failures"] == 0

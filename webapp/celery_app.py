@@ -19,8 +19,20 @@ def broker_settings(app: Flask) -> dict[str, Any]:
     """``CELERY_BROKER_URL`` when set; otherwise the embedded broker (``webapp.embedded_broker``)."""
     url = app.config.get("CELERY_BROKER_URL")
     if url:
-        return {"broker_url": url}
+        settings: dict[str, Any] = {"broker_url": url}
+        if str(url).startswith(("redis://", "rediss://", "redis+socket://")):
+            settings["broker_transport_options"] = REDIS_TRANSPORT_OPTIONS
+        return settings
     return embedded_broker_settings(Path(app.instance_path))
+
+
+# kombu's Redis transport emulates acknowledgements: every message taken is copied to an "unacked"
+# hash and index, and removed again when acked, from the worker's one consumer thread. That took
+# as much of the worker's interpreter as the syncs themselves (bench/scale.py, py-spy), and buys
+# nothing here: a message is restored only after its visibility timeout (an hour), while every
+# sync and delivery a dead worker held is already queued again from the database within a minute
+# (webapp.sync.dispatch, the webhook sweep), and a duplicate does nothing (leases, claims).
+REDIS_TRANSPORT_OPTIONS = {"ack_emulation": False}
 
 
 def embedded_broker_settings(instance_path: Path) -> dict[str, Any]:

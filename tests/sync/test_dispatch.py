@@ -237,3 +237,14 @@ def test_a_request_during_a_sync_and_push_debounce_share_one_clock(app: Flask, m
     db.session.commit()
     assert dispatch.want_sync_at([calendar.id], now + timedelta(seconds=2)) == 1  # a sync of its own
     assert _row(calendar.object_id).next_sync_at == now + timedelta(seconds=2)
+
+
+def test_redis_carries_messages_without_ack_emulation(app: Flask) -> None:
+    """The database, not kombu's unacked hash, queues again what a dead worker held (see celery_app)."""
+    from webapp.celery_app import broker_settings
+
+    for url in ("redis://127.0.0.1:6379/0", "rediss://cache.example:6380/1"):
+        app.config["CELERY_BROKER_URL"] = url
+        assert broker_settings(app) == {"broker_url": url, "broker_transport_options": {"ack_emulation": False}}
+    app.config["CELERY_BROKER_URL"] = "amqp://guest@127.0.0.1//"
+    assert broker_settings(app) == {"broker_url": "amqp://guest@127.0.0.1//"}
