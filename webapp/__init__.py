@@ -30,7 +30,7 @@ def create_app(config: type[Config] | None = None, *, migrations: bool = True, *
     app.config.update(overrides)
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    from webapp import api, crypto, error_handlers, guards, observability, pool, rate_limits, reads
+    from webapp import api, crypto, error_handlers, guards, i18n, observability, pool, rate_limits, reads
     from webapp.cli import register_cli
     from webapp.extensions import csrf, db
     from webapp.schema import init_migrations
@@ -49,6 +49,7 @@ def create_app(config: type[Config] | None = None, *, migrations: bool = True, *
         init_migrations(app)
     app.before_request(guards.refuse_nul_bytes)
     csrf.init_app(app)
+    i18n.init_app(app)
     api.init_app(app)
     rate_limits.init_app(app)  # after api.init_app: authentication runs first
     error_handlers.register(app)
