@@ -7,9 +7,10 @@ The catalogs are ``webapp/translations/<lang>/LC_MESSAGES/messages.po``, compile
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
-from flask import Flask, g, has_request_context, request
+from flask import Flask, current_app, g, has_request_context, request
 from flask_babel import Babel, get_locale, refresh
 
 from webapp.onboarding.urls import CONNECT_PREFIX
@@ -19,9 +20,10 @@ SUPPORTED_LOCALES = ("en", "de", "fr", "es", "ja")
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 
 babel = Babel()
+log = logging.getLogger(__name__)
 
 
-def N_(message: str) -> str:  # noqa: N802 (gettext's conventional name, found by ``pybabel extract``)
+def N_(message: str) -> str:  # gettext's conventional marker name, which ``pybabel extract`` finds
     """Marks *message* for extraction; it is translated where it is shown."""
     return message
 
@@ -29,18 +31,35 @@ def N_(message: str) -> str:  # noqa: N802 (gettext's conventional name, found b
 def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE)
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "UTC")
-    babel.init_app(app, locale_selector=select_locale, default_translation_directories=str(TRANSLATIONS))
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
+    babel.init_app(app, locale_selector=select_locale)
+    directory = Path(str(app.config["BABEL_TRANSLATION_DIRECTORIES"]).split(";")[0])
+    app.extensions["page_locales"] = compiled_locales(directory)
+    missing = [lang for lang in SUPPORTED_LOCALES if lang not in app.extensions["page_locales"]]
+    if missing:
+        log.warning("No compiled translations for %s under %s (run bin/bootstrap): English instead", missing, directory)
     app.context_processor(lambda: {"page_lang": str(get_locale() or DEFAULT_LOCALE)})
+
+
+def compiled_locales(directory: Path) -> tuple[str, ...]:
+    """English and the supported languages whose catalog is compiled (a page in a language without
+    its ``.mo`` would mix English text with that language's dates and ``lang`` attribute)."""
+    return tuple(
+        lang
+        for lang in SUPPORTED_LOCALES
+        if lang == DEFAULT_LOCALE or (directory / lang / "LC_MESSAGES" / "messages.mo").is_file()
+    )
 
 
 def select_locale() -> str:
     """The language of this request's page (Flask-Babel asks once per request)."""
     if not has_request_context() or not request.path.startswith(CONNECT_PREFIX + "/"):
         return DEFAULT_LOCALE
+    available: tuple[str, ...] = current_app.extensions.get("page_locales", (DEFAULT_LOCALE,))
     chosen = g.get("connect_locale")
-    if chosen in SUPPORTED_LOCALES:
-        return str(chosen)
-    return request.accept_languages.best_match(SUPPORTED_LOCALES) or DEFAULT_LOCALE
+    if chosen:
+        return str(chosen) if chosen in available else DEFAULT_LOCALE
+    return request.accept_languages.best_match(available) or DEFAULT_LOCALE
 
 
 def use_session_locale(locale: str | None) -> None:
