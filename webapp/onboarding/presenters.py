@@ -151,8 +151,8 @@ def relative_time(moment: datetime, now: datetime | None = None) -> str:
     """``just now``, ``5 minutes ago``, ``3 hours ago``, ``2 days ago`` (in the request's language)."""
     elapsed = (now or datetime.now(UTC)) - moment
     if elapsed < timedelta(minutes=1):
-        return gettext("just now")
-    return format_timedelta(-elapsed, threshold=1, add_direction=True)
+        return str(gettext("just now"))
+    return str(format_timedelta(-elapsed, threshold=1, add_direction=True))
 
 
 def exact_time(moment: datetime) -> str:
