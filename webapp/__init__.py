@@ -47,9 +47,9 @@ def create_app(config: type[Config] | None = None, *, migrations: bool = True, *
     app.teardown_appcontext(pool.end_session)
     if migrations:
         init_migrations(app)
+    i18n.init_app(app)  # before the other request hooks: an error page they raise is in the right language
     app.before_request(guards.refuse_nul_bytes)
     csrf.init_app(app)
-    i18n.init_app(app)
     api.init_app(app)
     rate_limits.init_app(app)  # after api.init_app: authentication runs first
     error_handlers.register(app)

@@ -169,7 +169,8 @@ def popup_result(connect: ConnectSession | None, **fields: str | None) -> dict[s
     origin = apps.origin_of(connect.redirect_url)
     if origin is None:
         return None
-    return {"target-origin": origin, **{name: value for name, value in fields.items() if value is not None}}
+    data = {name.replace("_", "-"): value for name, value in fields.items() if value is not None}
+    return {"target-origin": origin, **data}
 
 
 def with_query(url: str, params: dict[str, str]) -> str:

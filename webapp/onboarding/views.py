@@ -71,10 +71,7 @@ def done(token: str) -> ResponseReturnValue:
         last_sync_iso=last_sync.isoformat() if last_sync else None,
         continue_url=continue_url,
         popup_result=presenters.popup_result(
-            connect,
-            status=connect.status,
-            state=state,
-            **{"calendar-id": calendar.object_id if calendar is not None else None},
+            connect, status=connect.status, state=state, calendar_id=calendar.object_id if calendar else None
         ),
     )
 
