@@ -148,8 +148,8 @@ def test_the_popup_resolves_with_the_calendar(
     popup = open_popup(page, integrator, live + path)
     popup.get_by_role("button", name=f"Continue with {platform.title()}").click()
     popup.wait_for_url(f"{providers.of(platform).base}/**")
-    consent(popup)
-    popup.wait_for_event("close")  # the result page posted its message and closed itself
+    with popup.expect_event("close", timeout=30_000):  # the result page posts its message and closes itself
+        consent(popup)
     (calendar,) = calendars()
     assert calendar.platform == platform
     assert outcome(page) == {"ok": {"calendar_id": calendar.object_id, "state": "connected", "status": "completed"}}
@@ -177,8 +177,8 @@ def test_a_denied_consent_rejects_with_the_failure_code(
     _, path = new_session(client, auth, platform="google", redirect_url=f"{integrator}/calendar/done")
     popup = open_popup(page, integrator, live + path)
     popup.wait_for_url(f"{providers.google.base}/**")
-    consent(popup, allow=False)
-    popup.wait_for_event("close")
+    with popup.expect_event("close", timeout=30_000):
+        consent(popup, allow=False)
     assert outcome(page) == {"error": "access_denied", "name": "CalendarConnectError"}
     assert calendars() == []
 
@@ -192,8 +192,8 @@ def test_a_page_of_another_origin_receives_nothing(
     with integrator_site(live) as elsewhere:
         popup = open_popup(page, elsewhere, live + path)
         popup.wait_for_url(f"{providers.google.base}/**")
-        consent(popup)
-        popup.wait_for_event("close")
+        with popup.expect_event("close", timeout=30_000):
+            consent(popup)
         assert outcome(page) == {"error": "popup_closed", "name": "CalendarConnectError"}
         assert page.evaluate("window.received") == []
     assert len(calendars()) == 1  # the end user did connect; only the other page learnt nothing
