@@ -30,7 +30,7 @@ def create_app(config: type[Config] | None = None, *, migrations: bool = True, *
     app.config.update(overrides)
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    from webapp import api, crypto, error_handlers, guards, observability, pool, rate_limits, reads
+    from webapp import api, crypto, error_handlers, guards, i18n, observability, pool, rate_limits, reads
     from webapp.cli import register_cli
     from webapp.extensions import csrf, db
     from webapp.schema import init_migrations
@@ -48,6 +48,7 @@ def create_app(config: type[Config] | None = None, *, migrations: bool = True, *
     app.teardown_appcontext(pool.end_session)
     if migrations:
         init_migrations(app)
+    i18n.init_app(app)  # before the other request hooks: an error page they raise is in the right language
     app.before_request(guards.refuse_nul_bytes)
     csrf.init_app(app)
     api.init_app(app)

@@ -7,6 +7,7 @@ import uuid
 
 from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -15,9 +16,13 @@ from werkzeug.exceptions import HTTPException
 from webapp import rate_limits, reads
 from webapp.errors import AppError, FieldErrors, FrameworkError, NonFieldError
 from webapp.extensions import db
+from webapp.i18n import N_
 from webapp.observability.redact import redact_path
+from webapp.onboarding.urls import CONNECT_PREFIX
 
 log = logging.getLogger(__name__)
+
+PAGE_NOT_FOUND = N_("This page does not exist. Check that the whole link was copied, or go back to the app.")
 
 
 def _is_api() -> bool:
@@ -33,8 +38,8 @@ def _json(body: object, status: int, headers: dict[str, str] | None = None) -> R
 
 
 def render_app_error(exc: AppError) -> ResponseReturnValue:
-    if not _is_api():
-        return render_template("errors/generic.html", message=exc.message), exc.status
+    if not _is_api():  # an end user's page is in their language (webapp.i18n), the message too if marked
+        return render_template("errors/generic.html", message=gettext(exc.message) if exc.message else ""), exc.status
     if isinstance(exc, FieldErrors):
         return _json(exc.errors, exc.status)
     if isinstance(exc, NonFieldError):
@@ -48,6 +53,8 @@ def render_app_error(exc: AppError) -> ResponseReturnValue:
 
 def render_http_error(exc: HTTPException) -> ResponseReturnValue:
     status = exc.code or 500
+    if status == 404 and request.path.startswith(CONNECT_PREFIX + "/"):  # an end user's page, translated
+        return render_template("errors/generic.html", message=gettext(PAGE_NOT_FOUND)), 404
     if not _is_api():
         return exc
     if status == 404:

@@ -26,8 +26,10 @@ def create_connect_session() -> ResponseReturnValue:
         deduplication_key=data.deduplication_key,
         metadata=data.metadata,
         redirect_url=data.redirect_url,
+        locale=data.locale,
     )
-    return {"id": connect.object_id, "url": urls.connect_url(token), "expires_at": iso(connect.expires_at)}, 201
+    body = {"id": connect.object_id, "url": urls.connect_url(token), "expires_at": iso(connect.expires_at)}
+    return _with_locale(body, connect), 201
 
 
 @bp.get("/connect_sessions/<object_id>")
@@ -38,16 +40,27 @@ def get_connect_session(object_id: str) -> ResponseReturnValue:
 def connect_session_json(connect: ConnectSession) -> dict[str, Any]:
     """The session's public state; ``calendar_id`` is the calendar it produced, else the one it reconnects."""
     calendar = connect.result_calendar or connect.calendar
-    return {
-        "id": connect.object_id,
-        "status": sessions.effective_status(connect),
-        "platform": connect.platform or connect.attempt_platform,
-        "calendar_id": calendar.object_id if calendar is not None else None,
-        "deduplication_key": connect.deduplication_key,
-        "metadata": connect.meta,
-        "redirect_url": connect.redirect_url,
-        "expires_at": iso(connect.expires_at),
-        "created_at": iso(connect.created_at),
-        "used_at": iso(connect.used_at),
-        "error_code": connect.error_code,
-    }
+    return _with_locale(
+        {
+            "id": connect.object_id,
+            "status": sessions.effective_status(connect),
+            "platform": connect.platform or connect.attempt_platform,
+            "calendar_id": calendar.object_id if calendar is not None else None,
+            "deduplication_key": connect.deduplication_key,
+            "metadata": connect.meta,
+            "redirect_url": connect.redirect_url,
+            "expires_at": iso(connect.expires_at),
+            "created_at": iso(connect.created_at),
+            "used_at": iso(connect.used_at),
+            "error_code": connect.error_code,
+        },
+        connect,
+    )
+
+
+def _with_locale(body: dict[str, Any], connect: ConnectSession) -> dict[str, Any]:
+    """``locale`` is echoed when the session has one (absent otherwise: the shape of sessions made
+    without it does not change)."""
+    if connect.locale is not None:
+        body["locale"] = connect.locale
+    return body

@@ -8,6 +8,7 @@ from flask.typing import ResponseReturnValue
 
 from webapp.api.blueprint import bp
 from webapp.api.events import DATETIME_WITH_OFFSET, NAIVE_DATETIME
+from webapp.i18n import SUPPORTED_LOCALES
 from webapp.webhooks.ssrf import URL_PATTERN
 
 _STRING_OR_NULL = {"type": ["string", "null"]}
@@ -527,6 +528,11 @@ PATHS: dict[str, Any] = {
 }
 
 # Connect sessions (the browser onboarding flow).
+_LOCALE = {
+    "enum": list(SUPPORTED_LOCALES),
+    "description": "Language of the end user's pages (else the browser's Accept-Language, else English); "
+    "echoed only when set",
+}
 SCHEMAS.update(
     {
         "ConnectSessionCreate": {
@@ -542,6 +548,7 @@ SCHEMAS.update(
                     format="uri",
                     description="Absolute http(s) URL on one of the project's allowed redirect origins",
                 ),
+                "locale": _LOCALE,
             },
         },
         "ConnectSessionCreated": {
@@ -552,6 +559,7 @@ SCHEMAS.update(
                 "id": {"type": "string", "pattern": "^cs_[A-Za-z0-9]{16}$"},
                 "url": {"type": "string", "description": "Open in the end user's browser; shown once"},
                 "expires_at": {"type": "string", "format": "date-time"},
+                "locale": _LOCALE,
             },
         },
         "ConnectSession": {
@@ -582,6 +590,7 @@ SCHEMAS.update(
                 "created_at": {"type": "string", "format": "date-time"},
                 "used_at": _DATETIME_OR_NULL,
                 "error_code": {**_STRING_OR_NULL, "description": "Failure taxonomy code of the last failed attempt"},
+                "locale": _LOCALE,
             },
         },
     }

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from flask import request
 
 from webapp.errors import FieldErrors, FrameworkError, NonFieldError
+from webapp.i18n import SUPPORTED_LOCALES
 from webapp.models import Platform
 
 
@@ -140,6 +141,15 @@ def _absolute_url(value: Any, name: str) -> str:
     return text
 
 
+def _locale(value: Any, name: str) -> str:
+    """One of the languages of the end-user pages (``webapp.i18n.SUPPORTED_LOCALES``)."""
+    if value is None:
+        raise _FieldInvalid("This field may not be null.")
+    if not isinstance(value, str) or value not in SUPPORTED_LOCALES:
+        raise _FieldInvalid(f'"{value}" is not a valid choice.')
+    return value
+
+
 _PARSERS = {
     "platform": _platform,
     "client_id": _string,
@@ -150,6 +160,7 @@ _PARSERS = {
     "deduplication_key": _string,
     "calendar_id": _string,
     "redirect_url": _absolute_url,
+    "locale": _locale,
 }
 
 
@@ -207,7 +218,7 @@ def parse_patch_calendar(data: dict[str, Any]) -> PatchCalendar:
     return PatchCalendar(**_parse(data, PATCH_FIELDS, ()))
 
 
-CONNECT_SESSION_FIELDS = ("platform", "calendar_id", "deduplication_key", "metadata", "redirect_url")
+CONNECT_SESSION_FIELDS = ("platform", "calendar_id", "deduplication_key", "metadata", "redirect_url", "locale")
 
 
 @dataclass(frozen=True)
@@ -217,6 +228,7 @@ class CreateConnectSession:
     deduplication_key: str | None = None
     metadata: dict[str, str] | None = None
     redirect_url: str | None = None
+    locale: str | None = None
 
 
 def parse_create_connect_session(data: dict[str, Any]) -> CreateConnectSession:

@@ -39,6 +39,8 @@ class ConnectSession(Model):
     deduplication_key: Mapped[str | None] = mapped_column(String(1024))
     meta: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
     redirect_url: Mapped[str | None] = mapped_column(String(2048))
+    # The end user's language for the pages (None: the browser's Accept-Language, else English).
+    locale: Mapped[str | None] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default=ConnectStatus.PENDING.value)
     # The calendar the session produced (created or reconnected).
     result_calendar_id: Mapped[int | None] = mapped_column(ForeignKey("calendar.id", ondelete="SET NULL"))

@@ -13,13 +13,14 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from flask import session
+from flask import g, session
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select, update
 
 from webapp.calendars import service
 from webapp.errors import AppError, DuplicateDeduplicationKey
 from webapp.extensions import db, utcnow
+from webapp.i18n import use_session_locale
 from webapp.models import Calendar, CalendarState, ConnectSession, ConnectStatus, Platform
 from webapp.onboarding import apps, sessions, urls
 from webapp.onboarding.apps import AppCredentials
@@ -70,7 +71,7 @@ class Choice:
 
 def open_session(token: str) -> ConnectSession:
     """A session that can still start a flow. :raises ConnectFailure: unknown, expired or already used."""
-    connect = sessions.by_token(token)
+    connect = _bind(sessions.by_token(token))
     if connect is None:
         raise ConnectFailure(SESSION_UNKNOWN, status=404)
     if connect.status == ConnectStatus.COMPLETED.value:
@@ -129,7 +130,7 @@ def finish(platform_name: str, state: str | None) -> str:
     state = state or ""
     remembered = session.get(STATES_KEY) or {}
     found = remembered.get(state) if isinstance(remembered, dict) else None
-    connect = sessions.by_token(found) if isinstance(found, str) else None
+    connect = _bind(sessions.by_token(found)) if isinstance(found, str) else None
     if connect is None or not isinstance(found, str):
         # The browser did not bring back the cookie that started this flow (blocked cookie, other host).
         raise ConnectFailure(STATE_MISMATCH, platform=platform_name)
@@ -178,11 +179,15 @@ def finish(platform_name: str, state: str | None) -> str:
 
 def done(token: str) -> ConnectSession:
     """The completed session behind a status page. :raises ConnectFailure: unknown or not completed."""
-    connect = sessions.by_token(token)
+    connect = _bind(sessions.by_token(token))
     if connect is None:
         raise ConnectFailure(SESSION_UNKNOWN, status=404)
     if connect.status != ConnectStatus.COMPLETED.value:
-        raise ConnectFailure(connect.error_code or SESSION_UNKNOWN, retry_token=_retry_token(connect, token))
+        raise ConnectFailure(
+            connect.error_code or SESSION_UNKNOWN,
+            platform=connect.attempt_platform,
+            retry_token=_retry_token(connect, token),
+        )
     return connect
 
 
@@ -201,6 +206,21 @@ def reconnect(token: str) -> str | None:
 
 
 # --- helpers ------------------------------------------------------------------------------------
+
+
+def _bind(connect: ConnectSession | None) -> ConnectSession | None:
+    """Make *connect* the session this request's page is about: its language, and its redirect origin
+    for a failure page opened as a popup (``current_session``)."""
+    if connect is not None:
+        g.connect_session = connect
+        use_session_locale(connect.locale)
+    return connect
+
+
+def current_session() -> ConnectSession | None:
+    """The session this request is about, once a step has looked it up."""
+    connect = g.get("connect_session")
+    return connect if isinstance(connect, ConnectSession) else None
 
 
 def _store(connect: ConnectSession, credentials: AppCredentials, grant: Grant) -> Calendar:

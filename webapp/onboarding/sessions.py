@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from webapp.errors import FieldErrors, NotFound
 from webapp.extensions import db, utcnow
+from webapp.i18n import N_
 from webapp.models import Calendar, ConnectSession, ConnectStatus, Platform, ProjectScope
 from webapp.onboarding import apps
 
@@ -25,6 +26,7 @@ def create_session(
     deduplication_key: str | None = None,
     metadata: dict[str, str] | None = None,
     redirect_url: str | None = None,
+    locale: str | None = None,
 ) -> tuple[ConnectSession, str]:
     """A pending session and its URL token (returned once; only its hash is stored).
 
@@ -52,6 +54,7 @@ def create_session(
         deduplication_key=deduplication_key,
         metadata=metadata,
         redirect_url=redirect_url,
+        locale=locale,
     )
 
 
@@ -59,7 +62,7 @@ def reconnect_session(*, previous: ConnectSession) -> tuple[ConnectSession, str]
     """A new session that reconnects the calendar *previous* produced (the status page's Reconnect)."""
     calendar = previous.result_calendar
     if calendar is None:
-        raise NotFound("This calendar no longer exists.")
+        raise NotFound(N_("This calendar no longer exists."))
     return _new_session(
         project=previous.project,
         platform=calendar.platform,
@@ -67,6 +70,7 @@ def reconnect_session(*, previous: ConnectSession) -> tuple[ConnectSession, str]
         deduplication_key=None,
         metadata=None,
         redirect_url=previous.redirect_url,
+        locale=previous.locale,
     )
 
 
@@ -78,6 +82,7 @@ def _new_session(
     deduplication_key: str | None,
     metadata: dict[str, str] | None,
     redirect_url: str | None,
+    locale: str | None,
 ) -> tuple[ConnectSession, str]:
     token = secrets.token_urlsafe(32)
     now = utcnow()
@@ -90,6 +95,7 @@ def _new_session(
         deduplication_key=deduplication_key,
         meta=metadata,
         redirect_url=redirect_url,
+        locale=locale,
         status=ConnectStatus.PENDING.value,
         expires_at=now + timedelta(seconds=ttl),
         created_at=now,

@@ -70,6 +70,9 @@ def done(token: str) -> ResponseReturnValue:
         last_sync_exact=presenters.exact_time(last_sync) if last_sync else None,
         last_sync_iso=last_sync.isoformat() if last_sync else None,
         continue_url=continue_url,
+        popup_result=presenters.popup_result(
+            connect, status=connect.status, state=state, calendar_id=calendar.object_id if calendar else None
+        ),
     )
 
 
@@ -92,6 +95,7 @@ def connect_failure(exc: flow.ConnectFailure) -> ResponseReturnValue:
             code=exc.code,
             retry_url=url_for(".choose", token=exc.retry_token) if exc.retry_token else None,
             done_url=url_for(".done", token=exc.done_token) if exc.done_token else None,
+            popup_result=presenters.popup_result(flow.current_session(), status="failed", code=exc.code),
         ),
         exc.status,
     )

@@ -1,0 +1,78 @@
+"""The end user's language (Flask-Babel): the connect session's ``locale``, else the browser's, else English.
+
+Only the end-user pages under /connect/ are translated; every other page (the dashboard) stays English.
+The catalogs are ``webapp/translations/<lang>/LC_MESSAGES/messages.po``, compiled to ``.mo`` by
+``bin/bootstrap``; without the compiled files the pages fall back to English.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask, current_app, g, has_request_context, request
+from flask_babel import Babel, get_locale, refresh
+
+from webapp.onboarding.urls import CONNECT_PREFIX
+
+DEFAULT_LOCALE = "en"
+SUPPORTED_LOCALES = ("en", "de", "fr", "es", "ja")
+TRANSLATIONS = Path(__file__).resolve().parent / "translations"
+
+babel = Babel()
+log = logging.getLogger(__name__)
+
+
+def N_(message: str) -> str:  # gettext's conventional marker name, which ``pybabel extract`` finds
+    """Marks *message* for extraction; it is translated where it is shown."""
+    return message
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE)
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "UTC")
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
+    babel.init_app(app, locale_selector=select_locale)
+    app.before_request(_forget_the_previous_page)
+    directory = Path(str(app.config["BABEL_TRANSLATION_DIRECTORIES"]).split(";")[0])
+    app.extensions["page_locales"] = compiled_locales(directory)
+    missing = [lang for lang in SUPPORTED_LOCALES if lang not in app.extensions["page_locales"]]
+    if missing:
+        log.warning("No compiled translations for %s under %s (run bin/bootstrap): English instead", missing, directory)
+    app.context_processor(lambda: {"page_lang": str(get_locale() or DEFAULT_LOCALE)})
+
+
+def compiled_locales(directory: Path) -> tuple[str, ...]:
+    """English and the supported languages whose catalog is compiled (a page in a language without
+    its ``.mo`` would mix English text with that language's dates and ``lang`` attribute)."""
+    return tuple(
+        lang
+        for lang in SUPPORTED_LOCALES
+        if lang == DEFAULT_LOCALE or (directory / lang / "LC_MESSAGES" / "messages.mo").is_file()
+    )
+
+
+def _forget_the_previous_page() -> None:
+    """An app context can outlive one request (requests made inside one, a rerun): the language and the
+    connect session chosen for an earlier page must not carry over to this one."""
+    if request.path.startswith(CONNECT_PREFIX + "/"):
+        for name in ("_flask_babel", "connect_locale", "connect_session"):
+            g.pop(name, None)
+
+
+def select_locale() -> str:
+    """The language of this request's page (Flask-Babel asks once per request)."""
+    if not has_request_context() or not request.path.startswith(CONNECT_PREFIX + "/"):
+        return DEFAULT_LOCALE
+    available: tuple[str, ...] = current_app.extensions.get("page_locales", (DEFAULT_LOCALE,))
+    chosen = g.get("connect_locale")
+    if chosen:
+        return str(chosen) if chosen in available else DEFAULT_LOCALE
+    return request.accept_languages.best_match(available) or DEFAULT_LOCALE
+
+
+def use_session_locale(locale: str | None) -> None:
+    """The page about to be rendered belongs to a connect session created with *locale*."""
+    if locale:
+        g.connect_locale = locale
+        refresh()  # a locale Flask-Babel already chose for this request is chosen again
