@@ -8,7 +8,7 @@ fillfactor of 70 leaves that room. Autovacuum then runs on the table after 5 % o
 (20 % by default) so that the table stays close to its live size.
 
 Revision ID: 0019_calendar_fillfactor
-Revises: 0015_access_token
+Revises: 0017_connect_session_locale
 Create Date: 2026-12-06 22:15:00
 
 """
@@ -17,7 +17,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0019_calendar_fillfactor'
-down_revision = '0015_access_token'
+down_revision = '0017_connect_session_locale'
 branch_labels = None
 depends_on = None
 
