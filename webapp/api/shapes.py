@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
+from enum import StrEnum
 from operator import attrgetter
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
@@ -252,7 +253,7 @@ class AbsoluteUrl(Text):
 class Choice(Rule):
     """DRF's ``ChoiceField``: one of an enum's values (parsed to the enum member)."""
 
-    def __init__(self, choices: type[Any], **schema: Any) -> None:
+    def __init__(self, choices: type[StrEnum], **schema: Any) -> None:
         self.choices = choices
         self.schema = enum_of(choices, **schema)
 
@@ -268,7 +269,7 @@ class Choice(Rule):
 class MultipleChoice(Rule):
     """DRF's ``MultipleChoiceField`` (not empty): a list of an enum's values, duplicates dropped."""
 
-    def __init__(self, choices: type[Any], **schema: Any) -> None:
+    def __init__(self, choices: type[StrEnum], **schema: Any) -> None:
         self.allowed = [str(c) for c in choices]
         self.schema = {"type": "array", "minItems": 1, "items": enum_of(self.allowed), **schema}
 
