@@ -464,7 +464,7 @@ def start_server(name: str, app_spec: str, cwd: Path, env: dict[str, str], logs:
     return Server(name, process, port, log_path)
 
 
-def wait_ready(server: Server, path: str, timeout: float = 60.0) -> None:
+def wait_ready(server: Server, path: str, timeout: float = 300.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:

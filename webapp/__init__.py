@@ -7,9 +7,45 @@ import os
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
 from config import PROJECT_ROOT, Config, load_settings, push_base_url_problem
+
+
+class Service(Flask):
+    """Flask, with its per-request check for ``async def`` hooks and views made once per function.
+
+    Flask asks ``ensure_sync`` about each hook and the view on every request (``inspect`` calls,
+    fifteen times for an API request); the answer for a function never changes.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._sync_functions: dict[Any, Any] = {}
+
+    def ensure_sync(self, func: Any) -> Any:
+        try:
+            return self._sync_functions[func]
+        except KeyError:
+            sync = self._sync_functions[func] = super().ensure_sync(func)
+            return sync
+        except TypeError:  # an unhashable callable
+            return super().ensure_sync(func)
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, without building the signer for a request that has no cookie.
+
+    API requests never carry one; Flask would build the signer (its key derivation included) for
+    each of them only to find nothing to read. A request without the cookie gets the empty session
+    Flask would give it, and one with it is read by Flask as before.
+    """
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 def create_app(config: type[Config] | None = None, *, migrations: bool = True, **overrides: Any) -> Flask:
@@ -18,7 +54,7 @@ def create_app(config: type[Config] | None = None, *, migrations: bool = True, *
     ``migrations=False`` leaves Alembic out (about 10 MB per web worker that never migrates).
     """
     instance_path = Path(os.environ.get("INSTANCE_PATH") or PROJECT_ROOT / "instance")
-    app = Flask(
+    app = Service(
         __name__,
         instance_path=str(instance_path),
         template_folder=str(PROJECT_ROOT / "templates"),
@@ -29,6 +65,7 @@ def create_app(config: type[Config] | None = None, *, migrations: bool = True, *
         app.config.update(load_settings(os.environ, instance_path))
     app.config.update(overrides)
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.session_interface = CookieSessions()
 
     from webapp import api, crypto, error_handlers, guards, i18n, observability, pool, rate_limits, reads
     from webapp.cli import register_cli
@@ -46,6 +83,9 @@ def create_app(config: type[Config] | None = None, *, migrations: bool = True, *
     app.teardown_request(reads.release)
     app.teardown_appcontext(reads.release)
     app.teardown_appcontext(pool.end_session)
+    # pool.end_session ends the session (surviving a dead connection): Flask-SQLAlchemy's own
+    # teardown would only call the same session.remove() a second time on every request.
+    app.teardown_appcontext_funcs.remove(db._teardown_session)
     if migrations:
         init_migrations(app)
     i18n.init_app(app)  # before the other request hooks: an error page they raise is in the right language

@@ -8,6 +8,7 @@ The catalogs are ``webapp/translations/<lang>/LC_MESSAGES/messages.po``, compile
 from __future__ import annotations
 
 import logging
+from enum import StrEnum
 from pathlib import Path
 
 from flask import Flask, current_app, g, has_request_context, request
@@ -15,8 +16,19 @@ from flask_babel import Babel, get_locale, refresh
 
 from webapp.onboarding.urls import CONNECT_PREFIX
 
+
+class Locale(StrEnum):
+    """The languages of the end-user pages: a connect session's ``locale`` is one of them."""
+
+    EN = "en"
+    DE = "de"
+    FR = "fr"
+    ES = "es"
+    JA = "ja"
+
+
 DEFAULT_LOCALE = "en"
-SUPPORTED_LOCALES = ("en", "de", "fr", "es", "ja")
+SUPPORTED_LOCALES = tuple(str(code) for code in Locale)
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 
 babel = Babel()

@@ -98,7 +98,7 @@ def note_write(conn: Any, cursor: Any, statement: str, params: Any, context: Any
 
 
 def end_session(error: BaseException | None = None) -> None:
-    """End the request's session (teardown, before Flask-SQLAlchemy's own) without failing a request
+    """End the request's session (teardown, in place of Flask-SQLAlchemy's own) without failing a request
     that already has its answer: when the connection died after the last statement, the closing
     ``ROLLBACK`` cannot reach the server, and the connection is discarded instead."""
     try:

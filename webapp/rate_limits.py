@@ -100,10 +100,23 @@ def init_app(app: Flask) -> None:
         app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     limiter.init_app(app)
     # Flask-Limiter checks a decorated view when the view is called (its decorator's wrapper), and
-    # again from an app-wide before_request hook meant for default and blueprint limits, which this
-    # service has none of. That hook cost every request, limited or not, about 45 µs of CPU (a
-    # twentieth of a detail read): without it, only the limited views pay for their limits.
+    # adds three app-wide hooks that every request pays for, limited or not (about 45 µs of CPU for
+    # the first, a twentieth of a detail read), none of which this service needs:
+    # - before_request: checks default and blueprint limits, which this service has none of;
+    # - after_request: adds the X-RateLimit headers (``headers_enabled=False``) and makes the
+    #   deductions of ``deduct_when`` limits (none here);
+    # - teardown_request: empties the request's limiter state, which lives on the request context
+    #   and goes with it anyway.
+    # Without them only the limited views pay for their limits (tests/test_rate_limits.py).
     app.before_request_funcs[None].remove(limiter._check_request_limit)
+    app.after_request_funcs[None] = [f for f in app.after_request_funcs[None] if not _is_limiter_hook(f)]
+    app.teardown_request_funcs[None] = [f for f in app.teardown_request_funcs[None] if not _is_limiter_hook(f)]
+
+
+def _is_limiter_hook(function: Any) -> bool:
+    """Flask-Limiter's after_request (a ``partial`` of the class's function) or teardown (a bound method)."""
+    bound = getattr(function, "func", None) or getattr(function, "__func__", None)
+    return getattr(bound, "__qualname__", "").startswith("Limiter.")
 
 
 def _check_rate(setting: str, text: str) -> None:

@@ -69,6 +69,7 @@ def test_detail_document_equals_the_serializer(app: Flask, project: Project, cas
     assert "ciphertext" not in text and "refresh" not in text
 
 
+@pytest.mark.openapi_unchecked  # rows written around the API: nested metadata no request can store
 def test_list_documents_equal_the_serializer(
     app: Flask, client: FlaskClient, project: Project, auth: dict[str, str]
 ) -> None:

@@ -9,8 +9,12 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.openapi_responses import openapi_checked
 from webapp.models import Project
 from webapp.onboarding import apps
+
+# Every API answer of these tests is checked against the OpenAPI document.
+pytestmark = pytest.mark.usefixtures(openapi_checked.__name__)
 
 URL = "/api/v1/connect_sessions"
 

@@ -10,10 +10,14 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.openapi_responses import openapi_checked
 from tests.webhooks.conftest import Receiver, Reply, record_committed
 from webapp.extensions import utcnow
 from webapp.models import Calendar, WebhookEndpoint
 from webapp.webhooks import delivery, signing
+
+# Every API answer of these tests is checked against the OpenAPI document.
+pytestmark = pytest.mark.usefixtures(openapi_checked.__name__)
 
 PREFIX = "/api/v1"
 BOTH = ["calendar.state_change", "calendar.events_update"]

@@ -9,6 +9,7 @@ from flask.typing import ResponseReturnValue
 
 from webapp.api import pagination, parsing
 from webapp.api.blueprint import bp
+from webapp.api.objects import CALENDAR_CREATE, CALENDAR_PATCH
 from webapp.api.serializers import calendar_json
 from webapp.calendars import queries, service
 from webapp.errors import BadQuery
@@ -23,8 +24,8 @@ PLATFORMS = [p.value for p in Platform]
 @bp.post("/calendars")
 @per_project("API_CREATE_RATE_LIMIT")
 def create_calendar() -> ResponseReturnValue:
-    data = parsing.parse_create_calendar(parsing.json_object())
-    calendar = service.create_calendar(project=g.project, validate=_validate_requested(), **vars(data))
+    values = CALENDAR_CREATE.parse(parsing.json_object())
+    calendar = service.create_calendar(project=g.project, validate=_validate_requested(), **values)
     return calendar_json(calendar), 201
 
 
@@ -50,9 +51,8 @@ def get_calendar(object_id: str) -> ResponseReturnValue:
 @bp.patch("/calendars/<object_id>")
 def patch_calendar(object_id: str) -> ResponseReturnValue:
     calendar = queries.get_calendar(project=g.project, object_id=object_id)
-    changes = parsing.parse_patch_calendar(parsing.json_object())
-    present = {k: v for k, v in vars(changes).items() if v is not parsing.MISSING}
-    return calendar_json(service.update_calendar(calendar=calendar, validate=_validate_requested(), **present))
+    changes = CALENDAR_PATCH.parse(parsing.json_object())
+    return calendar_json(service.update_calendar(calendar=calendar, validate=_validate_requested(), **changes))
 
 
 @bp.post("/calendars/<object_id>/sync")

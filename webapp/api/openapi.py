@@ -8,37 +8,12 @@ from flask.typing import ResponseReturnValue
 
 from webapp.api.blueprint import bp
 from webapp.api.events import DATETIME_WITH_OFFSET, NAIVE_DATETIME
-from webapp.i18n import SUPPORTED_LOCALES
-from webapp.webhooks.ssrf import URL_PATTERN
+from webapp.api.objects import BODIES, COMPONENTS, OBJECTS, PAGED
+from webapp.api.shapes import enum_of, page_schema, ref
+from webapp.events.queries import ORDERINGS
+from webapp.models import CalendarState, DeliveryStatus, Platform
 
-_STRING_OR_NULL = {"type": ["string", "null"]}
-_DATETIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
-_TRIGGERS = ["calendar.state_change", "calendar.events_update"]
-_WEBHOOK_URL = {
-    "type": "string",
-    "maxLength": 2048,
-    "pattern": URL_PATTERN,
-    "description": "http(s), https in production; no user name or password; in production no private or "
-    "loopback address unless WEBHOOK_ALLOW_PRIVATE_ADDRESSES",
-}
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _page(item: str) -> dict[str, Any]:
-    """The cursor page envelope around *item*."""
-    return {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["next", "previous", "results"],
-        "properties": {
-            "next": _STRING_OR_NULL,
-            "previous": _STRING_OR_NULL,
-            "results": {"type": "array", "items": _ref(item)},
-        },
-    }
+_ref = ref
 
 
 def _json_response(description: str, schema: dict[str, Any]) -> dict[str, Any]:
@@ -52,15 +27,6 @@ def _body(schema: str, *, required: bool = True) -> dict[str, Any]:
 
 def _any(*names: str) -> dict[str, Any]:
     return {"anyOf": [_ref(name) for name in names]}
-
-
-# Strings the service trims and refuses when blank or holding a NUL character (the database cannot
-# store one). Like Attendee (Django REST framework) it also takes a JSON number where a string is due.
-_TEXT_PATTERN = "^[^\\x00]*[^\\s\\x00][^\\x00]*$"
-
-
-def _text(max_length: int, **extra: Any) -> dict[str, Any]:
-    return {"type": ["string", "number"], "pattern": _TEXT_PATTERN, "minLength": 1, "maxLength": max_length, **extra}
 
 
 # The error answers, by where they occur (the four shapes: see the schemas FieldErrors, Error, Detail).
@@ -97,206 +63,13 @@ _ERRORS = {**_UNAUTHENTICATED, **_NOT_FOUND}
 _LIST_ERRORS = {**_UNAUTHENTICATED, **_BAD_QUERY, **_BAD_CURSOR}
 _BODY_ERRORS = {**_UNAUTHENTICATED, **_BAD_BODY}
 
+# The objects and bodies come from their declarations (``objects.py``); the error shapes are the
+# routes' own (``webapp.errors`` raises them, ``error_handlers`` renders them).
 SCHEMAS: dict[str, Any] = {
-    "Calendar": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": [
-            "id",
-            "platform",
-            "client_id",
-            "platform_uuid",
-            "state",
-            "metadata",
-            "deduplication_key",
-            "connection_failure_data",
-            "created_at",
-            "updated_at",
-            "last_successful_sync_at",
-            "last_attempted_sync_at",
-        ],
-        "properties": {
-            "id": {"type": "string", "pattern": "^cal_[A-Za-z0-9]{16}$"},
-            "platform": {"enum": ["google", "microsoft"]},
-            "client_id": {"type": "string"},
-            "platform_uuid": _STRING_OR_NULL,
-            "state": {"enum": ["connected", "disconnected"]},
-            "metadata": {"type": ["object", "null"], "additionalProperties": {"type": "string"}},
-            "deduplication_key": _STRING_OR_NULL,
-            "connection_failure_data": {"type": ["object", "null"]},
-            "created_at": {"type": "string", "format": "date-time"},
-            "updated_at": {"type": "string", "format": "date-time"},
-            "last_successful_sync_at": _DATETIME_OR_NULL,
-            "last_attempted_sync_at": _DATETIME_OR_NULL,
-        },
-    },
-    "CalendarCreate": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["platform", "client_id", "client_secret", "refresh_token"],
-        "properties": {
-            "platform": {"enum": ["google", "microsoft"]},
-            "client_id": _text(255),
-            "client_secret": _text(4096, writeOnly=True),
-            "refresh_token": _text(4096, writeOnly=True),
-            "platform_uuid": _text(1024),
-            "metadata": _ref("Metadata"),
-            "deduplication_key": _text(1024),
-        },
-    },
-    "Metadata": {
-        "type": "object",
-        "description": "String values; at most 1000 characters as JSON",
-        "minProperties": 1,
-        "propertyNames": {"pattern": "^[^\\x00]*$"},
-        "additionalProperties": {"type": "string", "pattern": "^[^\\x00]*$"},
-    },
-    "CalendarPatch": {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "client_secret": _text(4096, writeOnly=True),
-            "refresh_token": _text(4096, writeOnly=True),
-            "metadata": _ref("Metadata"),
-        },
-    },
-    "CalendarPage": _page("Calendar"),
-    "CalendarEvent": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": [
-            "id",
-            "calendar_id",
-            "platform_uuid",
-            "meeting_url",
-            "start_time",
-            "end_time",
-            "is_deleted",
-            "attendees",
-            "ical_uid",
-            "name",
-            "raw",
-            "bots",
-            "created_at",
-            "updated_at",
-        ],
-        "properties": {
-            "id": {"type": "string", "pattern": "^evt_[A-Za-z0-9]{16}$"},
-            "calendar_id": {"type": "string"},
-            "platform_uuid": {"type": "string"},
-            "meeting_url": _STRING_OR_NULL,
-            "start_time": {"type": "string", "format": "date-time"},
-            "end_time": {"type": "string", "format": "date-time"},
-            "is_deleted": {"type": "boolean"},
-            "attendees": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {"email": _STRING_OR_NULL, "name": _STRING_OR_NULL},
-                },
-            },
-            "ical_uid": _STRING_OR_NULL,
-            "name": _STRING_OR_NULL,
-            "raw": {"type": "object"},
-            "bots": {"type": "array", "maxItems": 0, "description": "Always empty: this service schedules no bots"},
-            "created_at": {"type": "string", "format": "date-time"},
-            "updated_at": {"type": "string", "format": "date-time"},
-        },
-    },
-    "CalendarEventPage": _page("CalendarEvent"),
-    "Webhook": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["id", "url", "triggers", "state", "paused_reason", "failure_count", "created_at", "updated_at"],
-        "properties": {
-            "id": {"type": "string", "pattern": "^wh_[A-Za-z0-9]{16}$"},
-            "url": {"type": "string"},
-            "triggers": {"type": "array", "items": {"enum": _TRIGGERS}},
-            "state": {"enum": ["active", "paused"]},
-            "paused_reason": _STRING_OR_NULL,
-            "failure_count": {"type": "integer", "description": "Failed deliveries in a row"},
-            "created_at": {"type": "string", "format": "date-time"},
-            "updated_at": {"type": "string", "format": "date-time"},
-            "signing_secret": {
-                "type": "string",
-                "description": "Only in the response to POST /webhooks: base64 of the project's newest secret",
-            },
-        },
-    },
-    "WebhookCreate": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["url"],
-        "properties": {
-            "url": _WEBHOOK_URL,
-            "triggers": {"type": "array", "minItems": 1, "items": {"enum": _TRIGGERS}},
-            "state": {"enum": ["active", "paused"]},
-        },
-    },
-    "WebhookPatch": {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "url": _WEBHOOK_URL,
-            "triggers": {"type": "array", "minItems": 1, "items": {"enum": _TRIGGERS}},
-            "state": {"enum": ["active", "paused"], "description": "active resumes and clears the failure run"},
-        },
-    },
-    "WebhookPage": _page("Webhook"),
-    "WebhookSecret": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["signing_secret", "previous_secrets_expire_at"],
-        "properties": {
-            "signing_secret": {"type": "string", "description": "base64; shown once"},
-            "previous_secrets_expire_at": {"type": "string", "format": "date-time"},
-        },
-    },
-    "WebhookAttempt": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["attempted_at", "status_code", "latency_ms", "response_body", "error"],
-        "properties": {
-            "attempted_at": {"type": "string", "format": "date-time"},
-            "status_code": {"type": ["integer", "null"]},
-            "latency_ms": {"type": "integer"},
-            "response_body": {"type": ["string", "null"], "maxLength": 500},
-            "error": _STRING_OR_NULL,
-        },
-    },
-    "WebhookDelivery": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": [
-            "id",
-            "webhook_id",
-            "calendar_id",
-            "trigger",
-            "idempotency_key",
-            "status",
-            "attempt_count",
-            "next_attempt_at",
-            "payload",
-            "attempts",
-            "created_at",
-            "updated_at",
-        ],
-        "properties": {
-            "id": {"type": "string", "pattern": "^whd_[A-Za-z0-9]{16}$"},
-            "webhook_id": {"type": "string"},
-            "calendar_id": _STRING_OR_NULL,
-            "trigger": {"enum": [*_TRIGGERS, "webhook.test"]},
-            "idempotency_key": {"type": "string", "format": "uuid"},
-            "status": {"enum": ["pending", "delivered", "failed"]},
-            "attempt_count": {"type": "integer", "description": "Attempts in the current round"},
-            "next_attempt_at": _DATETIME_OR_NULL,
-            "payload": {"type": "object", "description": "The exact envelope sent (signed as canonical JSON)"},
-            "attempts": {"type": "array", "items": _ref("WebhookAttempt")},
-            "created_at": {"type": "string", "format": "date-time"},
-            "updated_at": {"type": "string", "format": "date-time"},
-        },
-    },
-    "WebhookDeliveryPage": _page("WebhookDelivery"),
+    **{item.name: item.schema() for item in OBJECTS},
+    **{f"{item.name}Page": page_schema(item) for item in PAGED},
+    **{body.name: body.schema() for body in BODIES},
+    **{component.name: component.definition for component in COMPONENTS},
     "FieldErrors": {
         "description": "Field errors ({field: [messages]}) or a whole-body one ({non_field_errors: [message]}); "
         "with ?validate=true a provider's refusal is a failure object under the field at fault",
@@ -356,8 +129,8 @@ PATHS: dict[str, Any] = {
             "parameters": [
                 _query("cursor", {"type": "string"}, "Opaque cursor from next or previous"),
                 _query("deduplication_key", {"type": "string"}, "Exact match"),
-                _query("state", {"enum": ["connected", "disconnected"]}, "Extension"),
-                _query("platform", {"enum": ["google", "microsoft"]}, "Extension"),
+                _query("state", enum_of(CalendarState), "Extension"),
+                _query("platform", enum_of(Platform), "Extension"),
                 _query("page_size", {"type": "integer", "minimum": 1, "maximum": 100}, "Extension"),
             ],
             "responses": {"200": _json_response("A page of calendars", _ref("CalendarPage")), **_LIST_ERRORS},
@@ -401,22 +174,7 @@ PATHS: dict[str, Any] = {
                 _query("event_id", {"type": "string"}, "Exact"),
                 _query("start_time_gte", _ISO_8601, "ISO 8601"),
                 _query("end_time_lte", _ISO_8601, "ISO 8601"),
-                _query(
-                    "ordering",
-                    {
-                        "enum": [
-                            "-updated_at",
-                            "updated_at",
-                            "start_time",
-                            "-start_time",
-                            "end_time",
-                            "-end_time",
-                            "created_at",
-                            "-created_at",
-                        ]
-                    },
-                    "Default -updated_at",
-                ),
+                _query("ordering", enum_of(ORDERINGS), "Default -updated_at"),
                 _query("is_deleted", {"type": "boolean"}, "Extension"),
                 _query("page_size", {"type": "integer", "minimum": 1, "maximum": 100}, "Extension"),
             ],
@@ -483,7 +241,7 @@ PATHS: dict[str, Any] = {
             "parameters": [
                 _query("cursor", {"type": "string"}, "Opaque cursor from next or previous"),
                 _query("calendar_id", {"type": "string"}, "Exact; unknown gives an empty list"),
-                _query("status", {"enum": ["pending", "delivered", "failed"]}, "Exact"),
+                _query("status", enum_of(DeliveryStatus), "Exact"),
                 _query("page_size", {"type": "integer", "minimum": 1, "maximum": 100}, "Extension"),
             ],
             "responses": {
@@ -528,73 +286,6 @@ PATHS: dict[str, Any] = {
 }
 
 # Connect sessions (the browser onboarding flow).
-_LOCALE = {
-    "enum": list(SUPPORTED_LOCALES),
-    "description": "Language of the end user's pages (else the browser's Accept-Language, else English); "
-    "echoed only when set",
-}
-SCHEMAS.update(
-    {
-        "ConnectSessionCreate": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "platform": {"enum": ["google", "microsoft"], "description": "Skip the provider choice"},
-                "calendar_id": _text(64, description="Reconnect this calendar (of this project) in place"),
-                "deduplication_key": _text(1024),
-                "metadata": _ref("Metadata"),
-                "redirect_url": _text(
-                    2048,
-                    format="uri",
-                    description="Absolute http(s) URL on one of the project's allowed redirect origins",
-                ),
-                "locale": _LOCALE,
-            },
-        },
-        "ConnectSessionCreated": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["id", "url", "expires_at"],
-            "properties": {
-                "id": {"type": "string", "pattern": "^cs_[A-Za-z0-9]{16}$"},
-                "url": {"type": "string", "description": "Open in the end user's browser; shown once"},
-                "expires_at": {"type": "string", "format": "date-time"},
-                "locale": _LOCALE,
-            },
-        },
-        "ConnectSession": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": [
-                "id",
-                "status",
-                "platform",
-                "calendar_id",
-                "deduplication_key",
-                "metadata",
-                "redirect_url",
-                "expires_at",
-                "created_at",
-                "used_at",
-                "error_code",
-            ],
-            "properties": {
-                "id": {"type": "string", "pattern": "^cs_[A-Za-z0-9]{16}$"},
-                "status": {"enum": ["pending", "completed", "failed", "expired"]},
-                "platform": {"enum": ["google", "microsoft", None]},
-                "calendar_id": _STRING_OR_NULL,
-                "deduplication_key": _STRING_OR_NULL,
-                "metadata": {"type": ["object", "null"], "additionalProperties": {"type": "string"}},
-                "redirect_url": _STRING_OR_NULL,
-                "expires_at": {"type": "string", "format": "date-time"},
-                "created_at": {"type": "string", "format": "date-time"},
-                "used_at": _DATETIME_OR_NULL,
-                "error_code": {**_STRING_OR_NULL, "description": "Failure taxonomy code of the last failed attempt"},
-                "locale": _LOCALE,
-            },
-        },
-    }
-)
 PATHS.update(
     {
         "/connect_sessions": {

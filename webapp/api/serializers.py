@@ -1,9 +1,10 @@
-"""Models to JSON-ready dicts, in the contract's key order."""
+"""The serializers of objects just written, derived from their declarations (``objects.py``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from webapp.api.objects import CALENDAR
 from webapp.models import Calendar
 from webapp.models.event import iso
 
@@ -12,18 +13,5 @@ __all__ = ["calendar_json", "iso"]
 
 def calendar_json(calendar: Calendar) -> dict[str, Any]:
     """The calendar object of a Calendar just written; never any secret. Reads get the same object
-    rendered by the database (``calendars.queries.CalendarDocument``; a test pins them equal)."""
-    return {
-        "id": calendar.object_id,
-        "platform": calendar.platform,
-        "client_id": calendar.client_id,
-        "platform_uuid": calendar.platform_uuid,
-        "state": calendar.state,
-        "metadata": calendar.meta,
-        "deduplication_key": calendar.deduplication_key,
-        "connection_failure_data": calendar.connection_failure_data,
-        "created_at": iso(calendar.created_at),
-        "updated_at": iso(calendar.updated_at),
-        "last_successful_sync_at": iso(calendar.last_successful_sync_at),
-        "last_attempted_sync_at": iso(calendar.last_attempted_sync_at),
-    }
+    rendered by the database (``CALENDAR.document()``; a test pins them equal)."""
+    return CALENDAR.serialize(calendar)

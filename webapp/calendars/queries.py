@@ -8,38 +8,16 @@ from typing import Any
 from sqlalchemy import bindparam, select
 
 from webapp import reads
+from webapp.api.objects import CALENDAR
 from webapp.errors import NotFound
 from webapp.extensions import db
-from webapp.json_documents import Field, JsonDocument, Kind
 from webapp.keyset import Cursor, HeldTo, KeysetQuery, Page, keyset_query, read_page
 from webapp.models import Calendar, ProjectScope
 from webapp.models.ids import is_object_id, storable
 
-
-class CalendarDocument(JsonDocument):
-    """The API's calendar object, rendered by the database (``serializers.calendar_json`` renders it
-    from a ``Calendar``): never a ciphertext, sync state or bookkeeping column."""
-
-    inherit_cache = True  # the class is the cache key: its SQL depends on nothing else
-    table = "calendar"
-    fields = (
-        Field("id", "object_id"),
-        Field("platform", "platform"),
-        Field("client_id", "client_id"),
-        Field("platform_uuid", "platform_uuid"),
-        Field("state", "state"),
-        Field("metadata", "metadata", Kind.JSON),
-        Field("deduplication_key", "deduplication_key"),
-        Field("connection_failure_data", "connection_failure_data", Kind.JSON),
-        Field("created_at", "created_at", Kind.TIMESTAMP),
-        Field("updated_at", "updated_at", Kind.TIMESTAMP),
-        Field("last_successful_sync_at", "last_successful_sync_at", Kind.TIMESTAMP),
-        Field("last_attempted_sync_at", "last_attempted_sync_at", Kind.TIMESTAMP),
-    )
-
-
 # API reads select the row's id (for cursors) and its document, as plain rows (webapp.reads).
-DOCUMENT_COLUMNS = (Calendar.id, CalendarDocument().label("document"))
+# The document is the API's calendar object (``webapp.api.objects.CALENDAR``), rendered by the database.
+DOCUMENT_COLUMNS = (Calendar.id, CALENDAR.document().label("document"))
 
 # Built once: constructing a statement costs more CPU than running these indexed lookups.
 _BY_PUBLIC_ID = (Calendar.object_id == bindparam("object_id"), Calendar.project_id == bindparam("project_id"))

@@ -23,4 +23,11 @@ def init_app(app: Flask) -> None:
     login_manager.login_view = "dashboard.login"
     login_manager.session_protection = "strong"
     app.register_blueprint(views.bp)
+    # Flask-Login's after_request hook sets or clears the remember-me cookie that login_user and
+    # logout_user asked for. They run only in the dashboard's views, so the hook runs there only:
+    # app-wide it cost every API request a hook call and a look into the session (which also added
+    # "Vary: Cookie" to answers that never read a cookie).
+    remember = login_manager._update_remember_cookie
+    app.after_request_funcs[None].remove(remember)
+    app.after_request_funcs.setdefault(views.bp.name, []).append(remember)
     app.add_template_filter(presenters.time_tag, "dashboard_time")

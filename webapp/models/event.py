@@ -103,23 +103,14 @@ def iso(value: datetime | None) -> str | None:
 
 
 def api_document(event: CalendarEvent, calendar_object_id: str) -> dict[str, Any]:
-    """The calendar event object of the API contract, in its key order."""
-    return {
-        "id": event.object_id,
-        "calendar_id": calendar_object_id,
-        "platform_uuid": event.platform_uuid,
-        "meeting_url": event.meeting_url,
-        "start_time": iso(event.start_time),
-        "end_time": iso(event.end_time),
-        "is_deleted": event.is_deleted,
-        "attendees": event.attendees,
-        "ical_uid": event.ical_uid,
-        "name": event.name,
-        "raw": event.raw,
-        "bots": [],  # Attendee clients read it; this service schedules no bots
-        "created_at": iso(event.created_at),
-        "updated_at": iso(event.updated_at),
-    }
+    """The calendar event object of the API contract, in its key order (declared in ``webapp.api.objects``).
+
+    Imported here, not at the top: ``webapp.api`` imports the models (serialization moves out of the
+    models with issue 15's import-cycle item, and this becomes a plain import).
+    """
+    from webapp.api.objects import CALENDAR_EVENT
+
+    return CALENDAR_EVENT.serialize(event, calendar_id=calendar_object_id)
 
 
 @event.listens_for(CalendarEvent, "before_insert")

@@ -8,9 +8,22 @@ import string
 _ALPHABET = string.ascii_letters + string.digits
 
 
+_BASE = len(_ALPHABET)
+_IDS = _BASE**16
+
+
 def new_object_id(prefix: str) -> str:
-    """``cal_`` + 16 random characters, and the like for other objects."""
-    return prefix + "".join(secrets.choice(_ALPHABET) for _ in range(16))
+    """``cal_`` + 16 random characters, and the like for other objects.
+
+    One draw from the 62¹⁶ possible ids, written in base 62 (the same uniform choice as 16 calls
+    of ``secrets.choice``, for a sixteenth of the CPU: this runs on every create).
+    """
+    number = secrets.randbelow(_IDS)
+    characters = []
+    for _ in range(16):
+        number, digit = divmod(number, _BASE)
+        characters.append(_ALPHABET[digit])
+    return prefix + "".join(characters)
 
 
 def is_object_id(value: str, prefix: str) -> bool:
