@@ -55,6 +55,7 @@ def test_create_and_read(client: FlaskClient, auth: dict[str, str], allowed: Non
         "created_at": shown["created_at"],
         "used_at": None,
         "error_code": None,
+        "locale": None,
     }
 
 
