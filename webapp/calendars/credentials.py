@@ -28,8 +28,7 @@ def checked_refresh_token(*, platform: str, client_id: str, client_secret: str, 
     import requests
 
     from webapp.providers import get_provider
-    from webapp.providers.base import ProviderFailure
-    from webapp.providers.failures import failure_data
+    from webapp.providers.failures import ProviderFailure, failure_data
 
     with requests.Session() as session:
         provider = get_provider(platform, session)

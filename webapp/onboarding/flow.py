@@ -23,6 +23,7 @@ from webapp.extensions import db, utcnow
 from webapp.models import Calendar, CalendarState, ConnectSession, ConnectStatus, Platform
 from webapp.onboarding import apps, sessions, urls
 from webapp.onboarding.apps import AppCredentials
+from webapp.providers.failures import ProviderFailure
 
 if TYPE_CHECKING:
     from webapp.onboarding.providers import Grant
@@ -153,7 +154,7 @@ def finish(platform_name: str, state: str | None) -> str:
 
     try:
         grant = providers.finish_authorization(credentials)
-    except providers.ProviderFailure as exc:
+    except ProviderFailure as exc:
         _fail(connect, exc.failure.code)
         raise ConnectFailure(exc.failure.code, platform=platform_name, retry_token=token) from None
     except MismatchingStateError:

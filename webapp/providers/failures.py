@@ -20,6 +20,7 @@ __all__ = [
     "PROVIDERS",
     "TAXONOMY",
     "Failure",
+    "ProviderFailure",
     "TaxonomyEntry",
     "classify_google_api_error",
     "classify_google_token_error",
@@ -66,6 +67,17 @@ class Failure:
     provider_trace_id: str | None = None
     http_status: int | None = None
     retry_after: float | None = None
+
+
+class ProviderFailure(Exception):
+    """A provider call failed; ``failure`` says how (taxonomy code, who acts, retry hints).
+
+    The one exception for it: raised by the sync's provider clients and the consent flow's token exchange.
+    """
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.code)
+        self.failure = failure
 
 
 # "n/a" rows of 6.1 (admin_consent_required, access_denied: no connection exists yet) use "no";

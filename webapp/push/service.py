@@ -22,7 +22,7 @@ from webapp.extensions import db
 from webapp.models import Calendar
 from webapp.models.push import PushChannel, PushChannelStop
 from webapp.providers import Provider, get_provider
-from webapp.providers.base import ProviderFailure
+from webapp.providers.failures import ProviderFailure
 from webapp.providers.google import GoogleProvider
 from webapp.providers.microsoft import MicrosoftProvider
 

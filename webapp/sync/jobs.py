@@ -16,8 +16,8 @@ from webapp.extensions import db, utcnow
 from webapp.models import Calendar, CalendarState
 from webapp.observability.metrics import record_sync_attempt
 from webapp.providers import Provider, get_provider
-from webapp.providers.base import ProviderFailure, TokenSet, Window
-from webapp.providers.failures import Failure, classify_google_token_error, failure_for
+from webapp.providers.base import TokenSet, Window
+from webapp.providers.failures import Failure, ProviderFailure, classify_google_token_error, failure_for
 from webapp.push import service as push
 from webapp.sync import dispatch, health
 from webapp.sync.events import apply_events
