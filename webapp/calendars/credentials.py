@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from webapp.errors import FieldErrors
 from webapp.extensions import utcnow
+from webapp.models import Platform
 
 # Which request field a rejection points at.
 _FIELD_FOR_CODE = {
@@ -17,7 +18,7 @@ class CredentialsRejected(FieldErrors):
     """The provider refused the credentials; the failure object sits under the field at fault."""
 
 
-def checked_refresh_token(*, platform: str, client_id: str, client_secret: str, refresh_token: str) -> str:
+def checked_refresh_token(*, platform: Platform, client_id: str, client_secret: str, refresh_token: str) -> str:
     """Refresh once with the provider and return the refresh token to store.
 
     Microsoft rotates refresh tokens on every refresh, so the new one is returned in that case.

@@ -43,19 +43,19 @@ def create_calendar(
     """
     if validate:
         refresh_token = checked_refresh_token(
-            platform=platform.value, client_id=client_id, client_secret=client_secret, refresh_token=refresh_token
+            platform=platform, client_id=client_id, client_secret=client_secret, refresh_token=refresh_token
         )
     now = utcnow()
     values: dict[str, Any] = {
         "object_id": new_object_id("cal_"),
         "project_id": project.id,
-        "platform": platform.value,
+        "platform": platform,
         "client_id": client_id,
         "client_secret_ciphertext": crypto.encrypt(client_secret),
         "refresh_token_ciphertext": crypto.encrypt(refresh_token),
         "platform_uuid": platform_uuid,
         "is_primary": platform_uuid is None,
-        "state": CalendarState.CONNECTED.value,
+        "state": CalendarState.CONNECTED,
         "meta": metadata,
         "deduplication_key": deduplication_key,
         "connection_failure_data": None,

@@ -81,7 +81,7 @@ def calendar_of(project: Project, object_id: str) -> Calendar:
 def _stale(cutoff: datetime) -> ColumnElement[bool]:
     """Connected, and no successful sync since *cutoff* (never synced: created before it)."""
     return and_(
-        Calendar.state == CalendarState.CONNECTED.value,
+        Calendar.state == CalendarState.CONNECTED,
         or_(
             Calendar.last_successful_sync_at < cutoff,
             and_(Calendar.last_successful_sync_at.is_(None), Calendar.created_at < cutoff),
@@ -117,8 +117,8 @@ def overview(project: Project, *, now: datetime, stale_hours: int) -> Overview:
     per_platform = [
         PlatformCounts(
             p,
-            counts.get((p, CalendarState.CONNECTED.value), 0),
-            counts.get((p, CalendarState.DISCONNECTED.value), 0),
+            counts.get((p, CalendarState.CONNECTED), 0),
+            counts.get((p, CalendarState.DISCONNECTED), 0),
         )
         for p in platforms
     ]
@@ -322,7 +322,7 @@ def failure_groups(project: Project) -> list[tuple[str, int]]:
     """(code, count) of the project's disconnected calendars, largest group first."""
     rows = db.session.execute(
         select(_CODE.label("code"), func.count())
-        .where(Calendar.project_id == project.id, Calendar.state == CalendarState.DISCONNECTED.value)
+        .where(Calendar.project_id == project.id, Calendar.state == CalendarState.DISCONNECTED)
         .group_by(_CODE)
         .order_by(func.count().desc(), _CODE)
     ).all()
@@ -336,7 +336,7 @@ def disconnected_with_code(project: Project, code: str, *, after_id: int = 0, li
             select(Calendar)
             .where(
                 Calendar.project_id == project.id,
-                Calendar.state == CalendarState.DISCONNECTED.value,
+                Calendar.state == CalendarState.DISCONNECTED,
                 _CODE == code,
                 Calendar.id > after_id,
             )

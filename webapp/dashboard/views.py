@@ -310,7 +310,7 @@ def set_oauth_app(project_id: str, platform: str) -> ResponseReturnValue:
                 platform=Platform(platform),
                 client_id=form.client_id.data,
                 client_secret=form.client_secret.data,
-                tenant=(form.tenant.data or None) if platform == Platform.MICROSOFT.value else None,
+                tenant=(form.tenant.data or None) if platform == Platform.MICROSOFT else None,
             )
             flash(f"The {presenters.PLATFORM_LABELS[platform]} OAuth app was saved.")
             return _settings_redirect(project_id, "oauth-apps")

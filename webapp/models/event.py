@@ -11,7 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 from sqlalchemy.orm.util import identity_key
 
 from webapp.extensions import Model, utcnow
+from webapp.models.calendar import CalendarState
 from webapp.models.ids import new_object_id
+from webapp.models.types import str_enum
 
 if TYPE_CHECKING:
     from webapp.models.calendar import Calendar
@@ -87,8 +89,8 @@ class CalendarStateChange(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     calendar_id: Mapped[int] = mapped_column(ForeignKey("calendar.id", ondelete="CASCADE"))
-    from_state: Mapped[str] = mapped_column(String(16))
-    to_state: Mapped[str] = mapped_column(String(16))
+    from_state: Mapped[CalendarState] = mapped_column(str_enum(CalendarState))
+    to_state: Mapped[CalendarState] = mapped_column(str_enum(CalendarState))
     code: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

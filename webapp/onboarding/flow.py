@@ -106,9 +106,9 @@ def start(token: str, platform_name: str) -> ResponseReturnValue:
         raise ConnectFailure("client_misconfigured", platform=platform.value, retry_token=token)
     state = secrets.token_urlsafe(24)
     connect.oauth_state = state
-    connect.attempt_platform = platform.value
+    connect.attempt_platform = platform
     connect.callback_claimed_at = None
-    connect.status = ConnectStatus.PENDING.value
+    connect.status = ConnectStatus.PENDING
     connect.updated_at = utcnow()
     db.session.commit()
     remembered = dict(session.get(STATES_KEY) or {})
@@ -167,7 +167,7 @@ def finish(platform_name: str, state: str | None) -> str:
         exc.retry_token = token
         raise
     now = utcnow()
-    connect.status = ConnectStatus.COMPLETED.value
+    connect.status = ConnectStatus.COMPLETED
     connect.result_calendar_id = calendar.id
     connect.used_at = now
     connect.updated_at = now
@@ -309,7 +309,7 @@ def _outcome_of_claimed(connect: ConnectSession, token: str) -> str:
 
 
 def _fail(connect: ConnectSession, code: str) -> None:
-    connect.status = ConnectStatus.FAILED.value
+    connect.status = ConnectStatus.FAILED
     connect.error_code = code
     connect.updated_at = utcnow()
     db.session.commit()

@@ -24,19 +24,19 @@ log = logging.getLogger(__name__)
 
 def change_state(calendar: Calendar, to_state: CalendarState, code: str | None, now: datetime) -> None:
     """Set the state and record the transition (nothing is recorded when the state stays the same)."""
-    if calendar.state == to_state.value:
+    if calendar.state == to_state:
         return
     db.session.add(
         CalendarStateChange(
             calendar_id=calendar.id,
             from_state=calendar.state,
-            to_state=to_state.value,
+            to_state=to_state,
             code=code,
             created_at=now,
         )
     )
-    calendar.state = to_state.value
-    record_state_change(calendar.platform, to_state.value, code)  # calendar_disconnects_total
+    calendar.state = to_state
+    record_state_change(calendar.platform, to_state, code)  # calendar_disconnects_total
 
 
 def mark_healthy(calendar: Calendar, now: datetime) -> None:
@@ -88,10 +88,10 @@ def record_failure(calendar_id: int, failure: Failure, now: datetime, started: S
     retry_in: float | None = None
     if _should_disconnect(calendar, failure, now):
         change_state(calendar, CalendarState.DISCONNECTED, failure.code, now)
-    elif calendar.state == CalendarState.CONNECTED.value and _retry_allowed(failure, calendar.failure_count):
+    elif calendar.state == CalendarState.CONNECTED and _retry_allowed(failure, calendar.failure_count):
         retry_in = backoff_seconds(failure, calendar.failure_count)
     following: datetime | None  # when the next sync is due (webapp.sync.dispatch)
-    if calendar.state == CalendarState.DISCONNECTED.value:
+    if calendar.state == CalendarState.DISCONNECTED:
         calendar.connection_failure_data = failure_data(
             failure, now=now, attempts=calendar.failure_count, first_failed_at=calendar.first_failed_at
         )

@@ -199,7 +199,7 @@ def _failed(
     db.session.rollback()
     result = health.record_failure(calendar_id, exc.failure, now, started)
     calendar = db.session.get(Calendar, calendar_id)
-    if calendar is not None and calendar.state == CalendarState.DISCONNECTED.value:
+    if calendar is not None and calendar.state == CalendarState.DISCONNECTED:
         push.stop_channels(calendar, provider, access_token)
         db.session.commit()
     return result
