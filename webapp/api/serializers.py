@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from webapp.models import Calendar
-from webapp.models.event import iso
+from webapp.timestamps import iso
 
 __all__ = ["calendar_json", "iso"]
 
