@@ -12,6 +12,7 @@ from flask import current_app
 from sqlalchemy import or_, true, update
 
 from webapp import crypto
+from webapp.calendars.credentials import write_credentials
 from webapp.extensions import db, utcnow
 from webapp.models import Calendar, CalendarState
 from webapp.observability.metrics import record_sync_attempt
@@ -265,11 +266,14 @@ def _refresh(calendar: Calendar, provider: Provider, secret: str, refresh_token:
             raise ProviderFailure(_testing_mode_check(calendar, exc.failure, now)) from None
         refresh_token = current
         tokens = provider.refresh(client_id=calendar.client_id, client_secret=secret, refresh_token=refresh_token)
-    if tokens.refresh_token and tokens.refresh_token != refresh_token:
-        calendar.refresh_token_ciphertext = crypto.encrypt(tokens.refresh_token)
-        calendar.refresh_token_issued_at = now
-    calendar.access_token_ciphertext = crypto.encrypt(tokens.access_token)
-    calendar.access_token_expires_at = now + timedelta(seconds=tokens.expires_in)
+    rotated = tokens.refresh_token if tokens.refresh_token and tokens.refresh_token != refresh_token else None
+    write_credentials(
+        calendar,
+        now=now,
+        refresh_token=rotated,
+        access_token=tokens.access_token,
+        access_token_expires_at=now + timedelta(seconds=tokens.expires_in),
+    )
     calendar.last_refreshed_at = now
     db.session.commit()
     return tokens
