@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal, or_, select
 
+from webapp import keyset
 from webapp.errors import NotFound
 from webapp.extensions import db
 from webapp.keyset import Cursor, Page, keyset_page
@@ -155,34 +153,14 @@ class CalendarFilters:
     sort: str = "-created"
 
 
-_INT64_MIN = -(2**63)  # cursor integers outside 64 bits exist in no database (SQLite raises on them)
-
-
-def encode_cursor(cursor: Cursor) -> str:
-    value = cursor.value.isoformat() if isinstance(cursor.value, datetime) else cursor.value
-    raw = json.dumps({"v": value, "i": cursor.id, "r": int(cursor.reverse)}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
 def decode_cursor(value: str | None) -> Cursor | None:
     """A cursor made by ``encode_cursor``; anything else means the first page."""
     if not value:
         return None
     try:
-        data = json.loads(base64.urlsafe_b64decode((value + "=" * (-len(value) % 4)).encode("ascii")))
-        raw, row_id, reverse = data["v"], data["i"], data["r"]
-        sort_value: Any = raw if raw is None or type(raw) is int else datetime.fromisoformat(raw)
-        if isinstance(sort_value, datetime):
-            sort_value = sort_value.astimezone(UTC) if sort_value.tzinfo is not None else None
-            if sort_value is None:
-                return None
-        if type(row_id) is not int or not _INT64_MIN <= row_id < -_INT64_MIN or reverse not in (0, 1):
-            return None
-        if type(sort_value) is int and not _INT64_MIN <= sort_value < -_INT64_MIN:
-            return None
-    except (ValueError, KeyError, TypeError, OverflowError, binascii.Error, UnicodeEncodeError):
+        return keyset.decode_cursor(value, kinds=(type(None), int, datetime))
+    except ValueError:
         return None
-    return Cursor(sort_value, row_id, bool(reverse))
 
 
 def _like(term: str) -> str:

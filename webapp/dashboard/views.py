@@ -14,6 +14,7 @@ from webapp.dashboard.forms import ApiKeyForm, LoginForm, OAuthAppForm, OriginFo
 from webapp.errors import NotFound
 from webapp.extensions import utcnow
 from webapp.forms import ButtonForm, service_errors_onto
+from webapp.keyset import encode_cursor
 from webapp.models import AdminUser, CalendarState, Platform, Project
 from webapp.observability.dashboard import banner_context, project_backlogs
 from webapp.onboarding import apps, urls
@@ -143,7 +144,7 @@ def list_calendars(project_id: str) -> ResponseReturnValue:
     )
     kept: dict[str, Any] = {k: v for k, v in args.items() if k != "cursor" and v}
     links = {
-        name: url_for(".list_calendars", project_id=project_id, **kept, cursor=queries.encode_cursor(cursor))
+        name: url_for(".list_calendars", project_id=project_id, **kept, cursor=encode_cursor(cursor))
         for name, cursor in (("next", page.next), ("previous", page.previous))
         if cursor is not None
     }
