@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-import random
 from datetime import datetime, timedelta
 
 from flask import current_app
 
+from webapp.backoff import backoff_delay
 from webapp.extensions import db
 from webapp.models import Calendar, CalendarState, CalendarStateChange
 from webapp.observability.metrics import record_state_change, record_sync_attempt
@@ -50,12 +50,11 @@ def mark_healthy(calendar: Calendar, now: datetime) -> None:
 
 
 def backoff_seconds(failure: Failure, attempt: int) -> float:
-    """``Retry-After`` when the provider gave one; otherwise exponential with full jitter, capped."""
+    """``Retry-After`` when the provider gave one; otherwise the service's backoff (``webapp.backoff``)."""
     if failure.retry_after is not None:
         return max(1.0, failure.retry_after)
     config = current_app.config
-    ceiling = min(config["SYNC_BACKOFF_MAX_SECONDS"], config["SYNC_BACKOFF_BASE_SECONDS"] * 2 ** (attempt - 1))
-    return random.uniform(ceiling / 2, ceiling)
+    return backoff_delay(attempt, base=config["SYNC_BACKOFF_BASE_SECONDS"], cap=config["SYNC_BACKOFF_MAX_SECONDS"])
 
 
 def _should_disconnect(calendar: Calendar, failure: Failure, now: datetime) -> bool:

@@ -7,7 +7,6 @@ must be over, so a duplicate task (the sweep and a countdown retry, say) finds n
 from __future__ import annotations
 
 import logging
-import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,6 +14,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import ColumnElement, or_, select, update
 
+from webapp.backoff import backoff_delay
 from webapp.celery_app import enqueue
 from webapp.extensions import db
 from webapp.models import (
@@ -196,8 +196,8 @@ def _count_failed_delivery(endpoint: WebhookEndpoint, outcome: Outcome, now: dat
 
 
 def backoff_seconds(attempt: int) -> float:
-    """Exponential from ``WEBHOOK_BACKOFF_BASE_SECONDS``, capped, with jitter over its upper half."""
+    """The service's backoff (``webapp.backoff``) from ``WEBHOOK_BACKOFF_BASE_SECONDS``, capped."""
     config = current_app.config
-    base, cap = float(config["WEBHOOK_BACKOFF_BASE_SECONDS"]), float(config["WEBHOOK_BACKOFF_MAX_SECONDS"])
-    ceiling = min(cap, base * 2 ** (attempt - 1))
-    return random.uniform(ceiling / 2, ceiling)
+    return backoff_delay(
+        attempt, base=config["WEBHOOK_BACKOFF_BASE_SECONDS"], cap=config["WEBHOOK_BACKOFF_MAX_SECONDS"]
+    )
