@@ -27,7 +27,7 @@ from webapp.models import (
     SyncAttempt,
     WebhookEndpoint,
 )
-from webapp.models.ids import is_object_id
+from webapp.projects.scoped import one_of_project
 
 PAGE_SIZE = 25
 SORTS = ("-created", "created", "-last_sync", "last_sync")
@@ -63,14 +63,7 @@ def project_for(admin: AdminUser, object_id: str) -> Project:
 
 def calendar_of(project: Project, object_id: str) -> Calendar:
     """:raises NotFound: unknown calendar, or one of another project."""
-    if not is_object_id(object_id, "cal_"):
-        raise NotFound("Calendar not found")
-    calendar = db.session.scalar(
-        select(Calendar).where(Calendar.object_id == object_id, Calendar.project_id == project.id)
-    )
-    if calendar is None:
-        raise NotFound("Calendar not found")
-    return calendar
+    return one_of_project(Calendar, project=project, object_id=object_id, not_found="Calendar not found", prefix="cal_")
 
 
 # --- overview -------------------------------------------------------------------------------------
@@ -333,10 +326,7 @@ def api_keys(project: Project) -> list[ApiKey]:
 
 def api_key_of(project: Project, object_id: str) -> ApiKey:
     """:raises NotFound: unknown key, or one of another project."""
-    key = db.session.scalar(select(ApiKey).where(ApiKey.object_id == object_id, ApiKey.project_id == project.id))
-    if key is None:
-        raise NotFound("API key not found")
-    return key
+    return one_of_project(ApiKey, project=project, object_id=object_id, not_found="API key not found")
 
 
 def oauth_apps(project: Project) -> dict[str, OAuthApp]:
@@ -376,9 +366,4 @@ def webhook_endpoints(project: Project) -> list[WebhookEndpoint]:
 
 def webhook_endpoint_of(project: Project, object_id: str) -> WebhookEndpoint:
     """:raises NotFound: unknown endpoint, or one of another project."""
-    row = db.session.scalar(
-        select(WebhookEndpoint).where(WebhookEndpoint.object_id == object_id, WebhookEndpoint.project_id == project.id)
-    )
-    if row is None:
-        raise NotFound("Webhook endpoint not found")
-    return row
+    return one_of_project(WebhookEndpoint, project=project, object_id=object_id, not_found="Webhook endpoint not found")
