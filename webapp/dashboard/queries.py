@@ -139,8 +139,8 @@ def overview(project: Project, *, now: datetime, stale_hours: int) -> Overview:
 
 @dataclass(frozen=True)
 class CalendarFilters:
-    state: str | None = None
-    platform: str | None = None
+    state: CalendarState | None = None
+    platform: Platform | None = None
     stale: bool = False
     q: str | None = None
     sort: str = "-created"

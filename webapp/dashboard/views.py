@@ -129,8 +129,8 @@ def _has_testing_mode_failures(project: Project) -> bool:
 def list_calendars(project_id: str) -> ResponseReturnValue:
     project = _project(project_id)
     args = request.args
-    state = args.get("state") if args.get("state") in {s.value for s in CalendarState} else None
-    platform = args.get("platform") if args.get("platform") in {p.value for p in Platform} else None
+    state = CalendarState(args["state"]) if args.get("state") in set(CalendarState) else None
+    platform = Platform(args["platform"]) if args.get("platform") in set(Platform) else None
     sort = args.get("sort") if args.get("sort") in queries.SORTS else "-created"
     filters = queries.CalendarFilters(
         state=state,
@@ -301,7 +301,7 @@ def revoke_api_key(project_id: str, key_id: str) -> ResponseReturnValue:
 @bp.post("/projects/<project_id>/settings/oauth-apps/<platform>")
 def set_oauth_app(project_id: str, platform: str) -> ResponseReturnValue:
     project = _project(project_id)
-    if platform not in {p.value for p in Platform}:
+    if platform not in set(Platform):
         raise NotFound("Unknown platform")
     form = OAuthAppForm()
     if form.validate():

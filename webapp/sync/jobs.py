@@ -14,7 +14,7 @@ from sqlalchemy import or_, true, update
 from webapp import crypto
 from webapp.calendars.credentials import write_credentials
 from webapp.extensions import db, utcnow
-from webapp.models import Calendar, CalendarState
+from webapp.models import Calendar, CalendarState, Platform
 from webapp.observability.metrics import record_sync_attempt
 from webapp.providers import Provider, get_provider
 from webapp.providers.base import TokenSet, Window
@@ -282,7 +282,7 @@ def _refresh(calendar: Calendar, provider: Provider, secret: str, refresh_token:
 def _testing_mode_check(calendar: Calendar, failure: Failure, now: datetime) -> Failure:
     """A Google token dying about 7 days after issue is the signature of an app left in Testing mode."""
     issued = calendar.refresh_token_issued_at
-    if calendar.platform != "google" or failure.code != "token_revoked" or issued is None:
+    if calendar.platform != Platform.GOOGLE or failure.code != "token_revoked" or issued is None:
         return failure
     age = now - issued
     if timedelta(days=6) <= age <= timedelta(days=8):
