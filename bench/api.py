@@ -287,9 +287,9 @@ def seed() -> Seeded:
     from sqlalchemy import insert, select
 
     from webapp import create_app, crypto
+    from webapp.events.documents import api_document
     from webapp.extensions import db
     from webapp.models import Calendar, CalendarEvent
-    from webapp.models.event import api_document
     from webapp.projects.service import create_project
 
     app = create_app()

@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
 from config import PROJECT_ROOT, Config, load_settings, push_base_url_problem
+
+if TYPE_CHECKING:
+    from celery import Celery
 
 
 class Service(Flask):
@@ -66,9 +69,11 @@ def create_app(config: type[Config] | None = None, *, migrations: bool = True, *
     app.config.update(overrides)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.session_interface = CookieSessions()
+    app.extensions["celery_tasks"] = register_tasks  # used when the app's Celery is built (webapp.celery_app)
 
     from webapp import api, crypto, error_handlers, guards, i18n, observability, pool, rate_limits, reads
     from webapp.cli import register_cli
+    from webapp.events import documents  # noqa: F401  (its flush hook keeps calendar_event.api_json current)
     from webapp.extensions import csrf, db
     from webapp.schema import init_migrations
 
@@ -112,6 +117,24 @@ def create_app(config: type[Config] | None = None, *, migrations: bool = True, *
     trust_proxies(app)
     _say_why_push_is_off(app)
     return app
+
+
+def register_tasks(celery: Celery) -> None:
+    """Every Celery task and periodic job of the service, registered when the app's Celery is built.
+
+    Imported here, not by ``webapp.celery_app``: the task modules import that module to queue work.
+    Web workers build Celery only if they queue something, so most never load these modules.
+    """
+    from webapp.push import tasks as push_tasks
+    from webapp.retention import tasks as retention_tasks
+    from webapp.sync import tasks as sync_tasks
+    from webapp.webhooks import tasks as webhook_tasks
+
+    schedule: dict[str, Any] = {}
+    for module in (sync_tasks, webhook_tasks, push_tasks, retention_tasks):
+        module.register(celery)
+        schedule.update(module.BEAT_SCHEDULE)
+    celery.conf.beat_schedule = schedule
 
 
 _push_reported = False

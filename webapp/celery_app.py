@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -92,16 +93,10 @@ def _build(app: Flask) -> Celery:
     celery.conf.update(app.config.get("CELERY", {}))
     celery.flask_app = app  # the beat's scheduler (webapp.scheduler) reaches the database through it
     celery.set_default()
-    from webapp.push import tasks as push_tasks
-    from webapp.retention import tasks as retention_tasks
-    from webapp.sync import tasks as sync_tasks
-    from webapp.webhooks import tasks as webhook_tasks
-
-    schedule: dict[str, Any] = {}
-    for module in (sync_tasks, webhook_tasks, push_tasks, retention_tasks):
-        module.register(celery)
-        schedule.update(module.BEAT_SCHEDULE)
-    celery.conf.beat_schedule = schedule
+    # The tasks come from the composition root (``webapp.register_tasks``, given by ``create_app``):
+    # the task modules import this one to queue work, so it must not import them.
+    register_tasks: Callable[[Celery], None] = app.extensions["celery_tasks"]
+    register_tasks(celery)
     from webapp.observability import worker
 
     worker.install(app)  # heartbeats, log format, task names on log lines, WORKER_METRICS_PORT

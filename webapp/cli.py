@@ -9,6 +9,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from webapp import crypto
+from webapp.calendars.credentials import write_credentials
 from webapp.cli_output import emit, fail
 from webapp.errors import AppError
 from webapp.extensions import db
@@ -105,17 +106,10 @@ def rotate(batch_size: int) -> None:
         for calendar in batch:
             last_id = calendar.id
             try:
-                secret = crypto.rotate(calendar.client_secret_ciphertext)
-                token = crypto.rotate(calendar.refresh_token_ciphertext)
+                write_credentials(calendar, reencrypt=True)
             except crypto.InvalidToken:
                 failed.append(calendar.object_id)  # left untouched: never overwrite what we cannot read
                 continue
-            calendar.client_secret_ciphertext, calendar.refresh_token_ciphertext = secret, token
-            if calendar.access_token_ciphertext is not None:  # a cache: one that cannot be read is dropped
-                try:
-                    calendar.access_token_ciphertext = crypto.rotate(calendar.access_token_ciphertext)
-                except crypto.InvalidToken:
-                    calendar.access_token_ciphertext = calendar.access_token_expires_at = None
             rotated += 1
         db.session.commit()
     emit({"rotated": rotated, "undecryptable": failed})

@@ -26,7 +26,7 @@ from sqlalchemy.sql.visitors import _TraverseInternalsType
 class Kind(Enum):
     VALUE = "value"  # text, numbers, booleans: as the database stores them
     JSON = "json"  # a JSON column, embedded as JSON rather than as a string
-    TIMESTAMP = "timestamp"  # UTC, ISO 8601 with microseconds and "Z" (as ``models.event.iso``)
+    TIMESTAMP = "timestamp"  # UTC, ISO 8601 with microseconds and "Z" (as ``webapp.timestamps.iso``)
 
 
 class Field(NamedTuple):

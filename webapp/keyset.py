@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -26,6 +30,48 @@ class Cursor:
     value: Any
     id: int
     reverse: bool = False
+
+
+# Integers a cursor may carry: what a 64-bit column holds (SQLite refuses larger ones with an error).
+_INT64 = range(-(2**63), 2**63)
+
+
+def encode_cursor(cursor: Cursor) -> str:
+    """The opaque text of a cursor (URL-safe base64 of a small JSON object), for the API and the dashboard."""
+    value = cursor.value.isoformat() if isinstance(cursor.value, datetime) else cursor.value
+    raw = json.dumps({"v": value, "i": cursor.id, "r": int(cursor.reverse)}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(text: str, *, kinds: Collection[type]) -> Cursor:
+    """Read what ``encode_cursor`` wrote, whose sort value is one of *kinds* (``int``, ``datetime``,
+    ``type(None)``); datetimes must carry their offset and come back in UTC.
+
+    :raises ValueError: anything this service did not produce (the caller decides what that means).
+    """
+    try:
+        data = json.loads(base64.urlsafe_b64decode((text + "=" * (-len(text) % 4)).encode("ascii")))
+        raw, row_id, reverse = data["v"], data["i"], data["r"]
+        value: Any
+        if raw is None and type(None) in kinds:
+            value = None
+        elif type(raw) is int and int in kinds:
+            value = raw if raw in _INT64 else _refuse()
+        elif datetime in kinds:
+            value = datetime.fromisoformat(raw)
+            # Naive: not ours. OverflowError: outside what a database stores.
+            value = value.astimezone(UTC) if value.tzinfo is not None else _refuse()
+        else:
+            _refuse()
+    except (ValueError, KeyError, TypeError, OverflowError, binascii.Error, UnicodeEncodeError):
+        raise ValueError("not a cursor of this service") from None
+    if type(row_id) is not int or row_id not in _INT64 or reverse not in (0, 1):
+        raise ValueError("not a cursor of this service")
+    return Cursor(value, row_id, bool(reverse))
+
+
+def _refuse() -> Any:
+    raise ValueError("not a cursor of this service")
 
 
 @dataclass(frozen=True)

@@ -47,8 +47,8 @@ from webapp.models import (
     WebhookDelivery,
     WebhookTrigger,
 )
-from webapp.models.event import iso
 from webapp.onboarding import sessions
+from webapp.timestamps import iso
 from webapp.webhooks import ssrf
 
 STRING_MAP_OR_NULL = {"type": ["object", "null"], "additionalProperties": {"type": "string"}}

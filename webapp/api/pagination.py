@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import Response, request
 
+from webapp import keyset
 from webapp.errors import BadQuery, InvalidCursor
-from webapp.keyset import Cursor, Page
+from webapp.keyset import Cursor, Page, encode_cursor
 
-# Integers a cursor may carry: what a 64-bit column holds (SQLite refuses larger ones with an error).
-_INT64 = range(-(2**63), 2**63)
 _PAGE_SIZE = re.compile(r"[0-9]{1,4}")
-
-
-def encode_cursor(cursor: Cursor) -> str:
-    value = cursor.value.isoformat() if isinstance(cursor.value, datetime) else cursor.value
-    raw = json.dumps({"v": value, "i": cursor.id, "r": int(cursor.reverse)}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
 def decode_cursor(value: str | None, *, kind: type = int) -> Cursor | None:
@@ -35,21 +25,9 @@ def decode_cursor(value: str | None, *, kind: type = int) -> Cursor | None:
     if value is None:
         return None
     try:
-        padded = value + "=" * (-len(value) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-        sort_value, row_id, reverse = data["v"], data["i"], data["r"]
-        if kind is datetime:
-            sort_value = datetime.fromisoformat(sort_value)
-            if sort_value.tzinfo is None:
-                raise ValueError("naive")
-            sort_value = sort_value.astimezone(UTC)  # OverflowError: outside what a database stores
-        elif type(sort_value) is not int or sort_value not in _INT64:
-            raise ValueError("not an int")
-    except (ValueError, KeyError, TypeError, OverflowError, binascii.Error, UnicodeEncodeError):
+        return keyset.decode_cursor(value, kinds=(kind,))
+    except ValueError:
         raise InvalidCursor() from None
-    if type(row_id) is not int or row_id not in _INT64 or reverse not in (0, 1):
-        raise InvalidCursor()
-    return Cursor(sort_value, row_id, bool(reverse))
 
 
 def page_size(default: int, maximum: int = 100) -> int:

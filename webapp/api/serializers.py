@@ -6,7 +6,7 @@ from typing import Any
 
 from webapp.api.objects import CALENDAR
 from webapp.models import Calendar
-from webapp.models.event import iso
+from webapp.timestamps import iso
 
 __all__ = ["calendar_json", "iso"]
 

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 from webapp.errors import FieldErrors, NonFieldError
 from webapp.json_documents import Field, JsonDocument, Kind
-from webapp.models.event import iso
+from webapp.timestamps import iso
 
 # ---------------------------------------------------------------------------------------------------
 # Response objects
@@ -68,7 +68,7 @@ def json_value(key: str, schema: dict[str, Any], *, attr: str | None = None, col
 
 
 def timestamp(key: str, *, nullable: bool = False, attr: str | None = None, **schema: Any) -> Out:
-    """A UTC timestamp, ISO 8601 with microseconds and ``Z`` (``models.event.iso``)."""
+    """A UTC timestamp, ISO 8601 with microseconds and ``Z`` (``webapp.timestamps.iso``)."""
     get = attrgetter(attr or key)
     return Out(
         key,

@@ -1,4 +1,11 @@
-"""Calendar use cases. This module is the only writer of calendar rows (API, consent flow, CLI)."""
+"""Calendar use cases of the API, the consent flow and the dashboard: create, update, sync now, delete.
+
+Rows are created and deleted only here. Other writers keep their own columns: the sync
+(``webapp.sync.jobs``: lease, sync cursor, refresh bookkeeping; ``webapp.sync.health``: state and
+failures; ``webapp.sync.dispatch``: when the next sync is due and queued). The credential columns
+are written only by ``webapp.calendars.credentials.write_credentials``, for this module, the sync's
+token refresh and ``flask crypto rotate``.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 
 from webapp import crypto, reads
-from webapp.calendars.credentials import checked_refresh_token
+from webapp.calendars.credentials import checked_refresh_token, write_credentials
 from webapp.errors import DuplicateDeduplicationKey, FieldErrors
 from webapp.extensions import db, utcnow
 from webapp.models import Calendar, CalendarState, Platform, ProjectScope
@@ -19,6 +26,13 @@ from webapp.push import deletion as push_deletion
 DEDUPLICATION_CONSTRAINT = "uq_calendar_project_id_deduplication_key"
 _CALENDAR_TABLE = cast(Table, Calendar.__table__)
 _INSERT_CALENDAR = insert(_CALENDAR_TABLE).returning(_CALENDAR_TABLE.c.id)
+_CREDENTIAL_COLUMNS = (
+    "client_secret_ciphertext",
+    "refresh_token_ciphertext",
+    "refresh_token_issued_at",
+    "access_token_ciphertext",
+    "access_token_expires_at",
+)
 
 
 def create_calendar(
@@ -43,19 +57,17 @@ def create_calendar(
     """
     if validate:
         refresh_token = checked_refresh_token(
-            platform=platform.value, client_id=client_id, client_secret=client_secret, refresh_token=refresh_token
+            platform=platform, client_id=client_id, client_secret=client_secret, refresh_token=refresh_token
         )
     now = utcnow()
     values: dict[str, Any] = {
         "object_id": new_object_id("cal_"),
         "project_id": project.id,
-        "platform": platform.value,
+        "platform": platform,
         "client_id": client_id,
-        "client_secret_ciphertext": crypto.encrypt(client_secret),
-        "refresh_token_ciphertext": crypto.encrypt(refresh_token),
         "platform_uuid": platform_uuid,
         "is_primary": platform_uuid is None,
-        "state": CalendarState.CONNECTED.value,
+        "state": CalendarState.CONNECTED,
         "meta": metadata,
         "deduplication_key": deduplication_key,
         "connection_failure_data": None,
@@ -65,21 +77,22 @@ def create_calendar(
         "last_attempted_sync_at": None,
         "next_sync_at": now,
         "failure_count": 0,
-        "refresh_token_issued_at": now,
     }
+    calendar = Calendar(**values)
+    write_credentials(calendar, now=now, client_secret=client_secret, refresh_token=refresh_token)
     # One INSERT straight to the table, committed on its own (the request's autocommit connection,
     # ``webapp.reads``): one round trip, where the ORM's unit of work would add BEGIN and COMMIT
     # round trips and a third of a create's CPU. The object is then attached as if it had been
     # loaded, for callers that go on using it; every attribute the API shows is set, so none is
     # read back.
-    row = {**values, "metadata": values.pop("meta")}
+    row = {**values, **{name: getattr(calendar, name) for name in _CREDENTIAL_COLUMNS}, "metadata": values.pop("meta")}
     try:
         calendar_id = reads.connection().execute(_INSERT_CALENDAR, row).scalar_one()
     except IntegrityError as exc:
         if deduplication_key is not None and _is_deduplication_conflict(exc):
             raise DuplicateDeduplicationKey() from None
         raise
-    calendar = Calendar(id=calendar_id, meta=metadata, **values)
+    calendar.id = calendar_id
     make_transient_to_detached(calendar)
     db.session.add(calendar)
     return calendar
@@ -108,13 +121,7 @@ def update_calendar(
             refresh_token=refresh_token or _stored(calendar.refresh_token_ciphertext, "refresh_token"),
         )
     now = utcnow()
-    if client_secret is not None:
-        calendar.client_secret_ciphertext = crypto.encrypt(client_secret)
-    if refresh_token is not None:
-        calendar.refresh_token_ciphertext = crypto.encrypt(refresh_token)
-        calendar.refresh_token_issued_at = now
-    if client_secret is not None or refresh_token is not None:
-        calendar.access_token_ciphertext = calendar.access_token_expires_at = None  # issued to the old ones
+    write_credentials(calendar, now=now, client_secret=client_secret, refresh_token=refresh_token)
     if metadata is not None:
         calendar.meta = metadata
     calendar.updated_at = now

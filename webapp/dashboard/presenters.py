@@ -9,6 +9,7 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from webapp.providers.failures import TAXONOMY
+from webapp.timestamps import iso
 
 ACTORS = {"end_user": "End user", "integrator": "Integrator (you)", "none": "Nobody (retried automatically)"}
 PLATFORM_LABELS = {"google": "Google", "microsoft": "Microsoft"}
@@ -30,10 +31,6 @@ def relative(moment: datetime, now: datetime | None = None) -> str:
 
 def exact(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def time_tag(moment: datetime | str | None, empty: str = "never") -> Markup:

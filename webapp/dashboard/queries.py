@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal, or_, select
 
+from webapp import keyset
 from webapp.errors import NotFound
 from webapp.extensions import db
 from webapp.keyset import Cursor, Page, keyset_page
@@ -29,7 +27,7 @@ from webapp.models import (
     SyncAttempt,
     WebhookEndpoint,
 )
-from webapp.models.ids import is_object_id
+from webapp.projects.scoped import one_of_project
 
 PAGE_SIZE = 25
 SORTS = ("-created", "created", "-last_sync", "last_sync")
@@ -65,14 +63,7 @@ def project_for(admin: AdminUser, object_id: str) -> Project:
 
 def calendar_of(project: Project, object_id: str) -> Calendar:
     """:raises NotFound: unknown calendar, or one of another project."""
-    if not is_object_id(object_id, "cal_"):
-        raise NotFound("Calendar not found")
-    calendar = db.session.scalar(
-        select(Calendar).where(Calendar.object_id == object_id, Calendar.project_id == project.id)
-    )
-    if calendar is None:
-        raise NotFound("Calendar not found")
-    return calendar
+    return one_of_project(Calendar, project=project, object_id=object_id, not_found="Calendar not found", prefix="cal_")
 
 
 # --- overview -------------------------------------------------------------------------------------
@@ -81,7 +72,7 @@ def calendar_of(project: Project, object_id: str) -> Calendar:
 def _stale(cutoff: datetime) -> ColumnElement[bool]:
     """Connected, and no successful sync since *cutoff* (never synced: created before it)."""
     return and_(
-        Calendar.state == CalendarState.CONNECTED.value,
+        Calendar.state == CalendarState.CONNECTED,
         or_(
             Calendar.last_successful_sync_at < cutoff,
             and_(Calendar.last_successful_sync_at.is_(None), Calendar.created_at < cutoff),
@@ -117,8 +108,8 @@ def overview(project: Project, *, now: datetime, stale_hours: int) -> Overview:
     per_platform = [
         PlatformCounts(
             p,
-            counts.get((p, CalendarState.CONNECTED.value), 0),
-            counts.get((p, CalendarState.DISCONNECTED.value), 0),
+            counts.get((p, CalendarState.CONNECTED), 0),
+            counts.get((p, CalendarState.DISCONNECTED), 0),
         )
         for p in platforms
     ]
@@ -148,20 +139,11 @@ def overview(project: Project, *, now: datetime, stale_hours: int) -> Overview:
 
 @dataclass(frozen=True)
 class CalendarFilters:
-    state: str | None = None
-    platform: str | None = None
+    state: CalendarState | None = None
+    platform: Platform | None = None
     stale: bool = False
     q: str | None = None
     sort: str = "-created"
-
-
-_INT64_MIN = -(2**63)  # cursor integers outside 64 bits exist in no database (SQLite raises on them)
-
-
-def encode_cursor(cursor: Cursor) -> str:
-    value = cursor.value.isoformat() if isinstance(cursor.value, datetime) else cursor.value
-    raw = json.dumps({"v": value, "i": cursor.id, "r": int(cursor.reverse)}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
 def decode_cursor(value: str | None) -> Cursor | None:
@@ -169,20 +151,9 @@ def decode_cursor(value: str | None) -> Cursor | None:
     if not value:
         return None
     try:
-        data = json.loads(base64.urlsafe_b64decode((value + "=" * (-len(value) % 4)).encode("ascii")))
-        raw, row_id, reverse = data["v"], data["i"], data["r"]
-        sort_value: Any = raw if raw is None or type(raw) is int else datetime.fromisoformat(raw)
-        if isinstance(sort_value, datetime):
-            sort_value = sort_value.astimezone(UTC) if sort_value.tzinfo is not None else None
-            if sort_value is None:
-                return None
-        if type(row_id) is not int or not _INT64_MIN <= row_id < -_INT64_MIN or reverse not in (0, 1):
-            return None
-        if type(sort_value) is int and not _INT64_MIN <= sort_value < -_INT64_MIN:
-            return None
-    except (ValueError, KeyError, TypeError, OverflowError, binascii.Error, UnicodeEncodeError):
+        return keyset.decode_cursor(value, kinds=(type(None), int, datetime))
+    except ValueError:
         return None
-    return Cursor(sort_value, row_id, bool(reverse))
 
 
 def _like(term: str) -> str:
@@ -322,7 +293,7 @@ def failure_groups(project: Project) -> list[tuple[str, int]]:
     """(code, count) of the project's disconnected calendars, largest group first."""
     rows = db.session.execute(
         select(_CODE.label("code"), func.count())
-        .where(Calendar.project_id == project.id, Calendar.state == CalendarState.DISCONNECTED.value)
+        .where(Calendar.project_id == project.id, Calendar.state == CalendarState.DISCONNECTED)
         .group_by(_CODE)
         .order_by(func.count().desc(), _CODE)
     ).all()
@@ -336,7 +307,7 @@ def disconnected_with_code(project: Project, code: str, *, after_id: int = 0, li
             select(Calendar)
             .where(
                 Calendar.project_id == project.id,
-                Calendar.state == CalendarState.DISCONNECTED.value,
+                Calendar.state == CalendarState.DISCONNECTED,
                 _CODE == code,
                 Calendar.id > after_id,
             )
@@ -355,10 +326,7 @@ def api_keys(project: Project) -> list[ApiKey]:
 
 def api_key_of(project: Project, object_id: str) -> ApiKey:
     """:raises NotFound: unknown key, or one of another project."""
-    key = db.session.scalar(select(ApiKey).where(ApiKey.object_id == object_id, ApiKey.project_id == project.id))
-    if key is None:
-        raise NotFound("API key not found")
-    return key
+    return one_of_project(ApiKey, project=project, object_id=object_id, not_found="API key not found")
 
 
 def oauth_apps(project: Project) -> dict[str, OAuthApp]:
@@ -398,9 +366,4 @@ def webhook_endpoints(project: Project) -> list[WebhookEndpoint]:
 
 def webhook_endpoint_of(project: Project, object_id: str) -> WebhookEndpoint:
     """:raises NotFound: unknown endpoint, or one of another project."""
-    row = db.session.scalar(
-        select(WebhookEndpoint).where(WebhookEndpoint.object_id == object_id, WebhookEndpoint.project_id == project.id)
-    )
-    if row is None:
-        raise NotFound("Webhook endpoint not found")
-    return row
+    return one_of_project(WebhookEndpoint, project=project, object_id=object_id, not_found="Webhook endpoint not found")

@@ -14,6 +14,7 @@ from webapp.dashboard.forms import ApiKeyForm, LoginForm, OAuthAppForm, OriginFo
 from webapp.errors import NotFound
 from webapp.extensions import utcnow
 from webapp.forms import ButtonForm, service_errors_onto
+from webapp.keyset import encode_cursor
 from webapp.models import AdminUser, CalendarState, Platform, Project
 from webapp.observability.dashboard import banner_context, project_backlogs
 from webapp.onboarding import apps, urls
@@ -128,8 +129,8 @@ def _has_testing_mode_failures(project: Project) -> bool:
 def list_calendars(project_id: str) -> ResponseReturnValue:
     project = _project(project_id)
     args = request.args
-    state = args.get("state") if args.get("state") in {s.value for s in CalendarState} else None
-    platform = args.get("platform") if args.get("platform") in {p.value for p in Platform} else None
+    state = CalendarState(args["state"]) if args.get("state") in set(CalendarState) else None
+    platform = Platform(args["platform"]) if args.get("platform") in set(Platform) else None
     sort = args.get("sort") if args.get("sort") in queries.SORTS else "-created"
     filters = queries.CalendarFilters(
         state=state,
@@ -143,7 +144,7 @@ def list_calendars(project_id: str) -> ResponseReturnValue:
     )
     kept: dict[str, Any] = {k: v for k, v in args.items() if k != "cursor" and v}
     links = {
-        name: url_for(".list_calendars", project_id=project_id, **kept, cursor=queries.encode_cursor(cursor))
+        name: url_for(".list_calendars", project_id=project_id, **kept, cursor=encode_cursor(cursor))
         for name, cursor in (("next", page.next), ("previous", page.previous))
         if cursor is not None
     }
@@ -300,7 +301,7 @@ def revoke_api_key(project_id: str, key_id: str) -> ResponseReturnValue:
 @bp.post("/projects/<project_id>/settings/oauth-apps/<platform>")
 def set_oauth_app(project_id: str, platform: str) -> ResponseReturnValue:
     project = _project(project_id)
-    if platform not in {p.value for p in Platform}:
+    if platform not in set(Platform):
         raise NotFound("Unknown platform")
     form = OAuthAppForm()
     if form.validate():
@@ -310,7 +311,7 @@ def set_oauth_app(project_id: str, platform: str) -> ResponseReturnValue:
                 platform=Platform(platform),
                 client_id=form.client_id.data,
                 client_secret=form.client_secret.data,
-                tenant=(form.tenant.data or None) if platform == Platform.MICROSOFT.value else None,
+                tenant=(form.tenant.data or None) if platform == Platform.MICROSOFT else None,
             )
             flash(f"The {presenters.PLATFORM_LABELS[platform]} OAuth app was saved.")
             return _settings_redirect(project_id, "oauth-apps")

@@ -12,10 +12,10 @@ from sqlalchemy import bindparam, select
 
 from webapp import reads
 from webapp.errors import NotFound
+from webapp.events.documents import api_document
 from webapp.extensions import db
 from webapp.keyset import Cursor, HeldTo, KeysetQuery, Page, keyset_query, read_page
 from webapp.models import Calendar, CalendarEvent, ProjectScope
-from webapp.models.event import api_document
 from webapp.models.ids import is_object_id, storable
 
 ORDERINGS = {

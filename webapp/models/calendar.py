@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import Model, utcnow
-from webapp.models.event import CalendarEvent
 from webapp.models.ids import new_object_id
 from webapp.models.project import Project
+from webapp.models.types import str_enum
+
+if TYPE_CHECKING:  # the event module refers to calendars, not the other way round
+    from webapp.models.event import CalendarEvent
 
 
 class Platform(enum.StrEnum):
@@ -51,14 +54,14 @@ class Calendar(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     object_id: Mapped[str] = mapped_column(String(32), unique=True, default=lambda: new_object_id("cal_"))
     project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
-    platform: Mapped[str] = mapped_column(String(16))
+    platform: Mapped[Platform] = mapped_column(str_enum(Platform))
     client_id: Mapped[str] = mapped_column(String(255))
     client_secret_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     refresh_token_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     platform_uuid: Mapped[str | None] = mapped_column(String(1024))
     # Created without platform_uuid: the account's primary calendar (platform_uuid is filled in later).
     is_primary: Mapped[bool] = mapped_column(default=False, server_default=false())
-    state: Mapped[str] = mapped_column(String(16), default=CalendarState.CONNECTED.value)
+    state: Mapped[CalendarState] = mapped_column(str_enum(CalendarState), default=CalendarState.CONNECTED)
     meta: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
     deduplication_key: Mapped[str | None] = mapped_column(String(1024))
     connection_failure_data: Mapped[dict[str, Any] | None] = mapped_column(JSON)

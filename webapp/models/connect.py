@@ -11,9 +11,10 @@ from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import Model, utcnow
-from webapp.models.calendar import Calendar
+from webapp.models.calendar import Calendar, Platform
 from webapp.models.ids import new_object_id
 from webapp.models.project import Project
+from webapp.models.types import str_enum
 
 
 class ConnectStatus(enum.StrEnum):
@@ -33,7 +34,7 @@ class ConnectSession(Model):
     object_id: Mapped[str] = mapped_column(String(32), unique=True, default=lambda: new_object_id("cs_"))
     project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    platform: Mapped[str | None] = mapped_column(String(16))
+    platform: Mapped[Platform | None] = mapped_column(str_enum(Platform))
     # Reconnect this calendar in place (set at creation, or by a deduplication key match at the callback).
     calendar_id: Mapped[int | None] = mapped_column(ForeignKey("calendar.id", ondelete="SET NULL"), index=True)
     deduplication_key: Mapped[str | None] = mapped_column(String(1024))
@@ -41,7 +42,7 @@ class ConnectSession(Model):
     redirect_url: Mapped[str | None] = mapped_column(String(2048))
     # The end user's language for the pages (None: the browser's Accept-Language, else English).
     locale: Mapped[str | None] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16), default=ConnectStatus.PENDING.value)
+    status: Mapped[ConnectStatus] = mapped_column(str_enum(ConnectStatus), default=ConnectStatus.PENDING)
     # The calendar the session produced (created or reconnected).
     result_calendar_id: Mapped[int | None] = mapped_column(ForeignKey("calendar.id", ondelete="SET NULL"))
     expires_at: Mapped[datetime]
@@ -49,7 +50,7 @@ class ConnectSession(Model):
     error_code: Mapped[str | None] = mapped_column(String(64))
     # The latest authorization attempt: its state, which provider, when its callback was claimed.
     oauth_state: Mapped[str | None] = mapped_column(String(128), unique=True)
-    attempt_platform: Mapped[str | None] = mapped_column(String(16))
+    attempt_platform: Mapped[Platform | None] = mapped_column(str_enum(Platform))
     callback_claimed_at: Mapped[datetime | None]
     # The provider account that consented (shown on the status page; login_hint for a reconnect).
     account_email: Mapped[str | None] = mapped_column(String(320))

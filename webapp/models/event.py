@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import JSON, Boolean, Connection, ForeignKey, Index, String, Text, UniqueConstraint, event, select
-from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
-from sqlalchemy.orm.util import identity_key
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import Model, utcnow
+from webapp.models.calendar import Calendar, CalendarState
 from webapp.models.ids import new_object_id
-
-if TYPE_CHECKING:
-    from webapp.models.calendar import Calendar
+from webapp.models.types import str_enum
 
 
 class CalendarEvent(Model):
@@ -52,7 +49,7 @@ class CalendarEvent(Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     # The API object, serialized whenever the row is written: lists send it as it is, without
-    # decoding and re-encoding provider payloads (kept current by the flush hooks below).
+    # decoding and re-encoding provider payloads (kept current by webapp.events.documents).
     api_json: Mapped[str | None] = mapped_column(Text)
 
     # The API shows the calendar's public id with every event.
@@ -87,52 +84,7 @@ class CalendarStateChange(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     calendar_id: Mapped[int] = mapped_column(ForeignKey("calendar.id", ondelete="CASCADE"))
-    from_state: Mapped[str] = mapped_column(String(16))
-    to_state: Mapped[str] = mapped_column(String(16))
+    from_state: Mapped[CalendarState] = mapped_column(str_enum(CalendarState))
+    to_state: Mapped[CalendarState] = mapped_column(str_enum(CalendarState))
     code: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-def iso(value: datetime | None) -> str | None:
-    """ISO 8601 UTC with microseconds and ``Z``."""
-    if value is None:
-        return None
-    if value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
-    return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
-
-
-def api_document(event: CalendarEvent, calendar_object_id: str) -> dict[str, Any]:
-    """The calendar event object of the API contract, in its key order (declared in ``webapp.api.objects``).
-
-    Imported here, not at the top: ``webapp.api`` imports the models (serialization moves out of the
-    models with issue 15's import-cycle item, and this becomes a plain import).
-    """
-    from webapp.api.objects import CALENDAR_EVENT
-
-    return CALENDAR_EVENT.serialize(event, calendar_id=calendar_object_id)
-
-
-@event.listens_for(CalendarEvent, "before_insert")
-@event.listens_for(CalendarEvent, "before_update")
-def _serialize_for_the_api(mapper: Any, connection: Connection, target: CalendarEvent) -> None:
-    # Column defaults are applied after this hook, so the ones the document shows are set here.
-    now = utcnow()
-    target.object_id = target.object_id or new_object_id("evt_")
-    target.created_at = target.created_at or now
-    target.updated_at = target.updated_at or now
-    target.is_deleted = bool(target.is_deleted)
-    target.attendees = target.attendees if target.attendees is not None else []
-    target.raw = target.raw if target.raw is not None else {}
-    target.api_json = json.dumps(api_document(target, _calendar_object_id(connection, target)), separators=(",", ":"))
-
-
-def _calendar_object_id(connection: Connection, target: CalendarEvent) -> str:
-    """From the session when the calendar is loaded there (a sync), else one small query."""
-    from webapp.models.calendar import Calendar
-
-    session = object_session(target)
-    loaded = session.identity_map.get(identity_key(Calendar, target.calendar_id)) if session else None
-    if loaded is not None:
-        return str(loaded.object_id)
-    return str(connection.execute(select(Calendar.object_id).where(Calendar.id == target.calendar_id)).scalar_one())

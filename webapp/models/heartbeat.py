@@ -9,6 +9,7 @@ from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import Model
+from webapp.models.types import str_enum
 
 
 class HeartbeatKind(enum.StrEnum):
@@ -21,7 +22,7 @@ class Heartbeat(Model):
 
     __tablename__ = "heartbeat"
 
-    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    kind: Mapped[HeartbeatKind] = mapped_column(str_enum(HeartbeatKind), primary_key=True)
     instance_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     started_at: Mapped[datetime]
     seen_at: Mapped[datetime]

@@ -8,6 +8,8 @@ from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import Model, utcnow
+from webapp.models.calendar import Platform
+from webapp.models.types import str_enum
 
 
 class OAuthApp(Model):
@@ -18,7 +20,7 @@ class OAuthApp(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
-    platform: Mapped[str] = mapped_column(String(16))
+    platform: Mapped[Platform] = mapped_column(str_enum(Platform))
     client_id: Mapped[str] = mapped_column(String(255))
     client_secret_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     # Microsoft only: common, organizations, consumers, a tenant GUID or a verified domain.

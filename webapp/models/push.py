@@ -10,6 +10,8 @@ from sqlalchemy import ForeignKey, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import Model, utcnow
+from webapp.models.calendar import Platform
+from webapp.models.types import str_enum
 
 
 class PushChannel(Model):
@@ -24,7 +26,7 @@ class PushChannel(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     calendar_id: Mapped[int] = mapped_column(ForeignKey("calendar.id", ondelete="CASCADE"), index=True)
-    platform: Mapped[str] = mapped_column(String(16))
+    platform: Mapped[Platform] = mapped_column(str_enum(Platform))
     channel_id: Mapped[str] = mapped_column(String(255), unique=True)  # Google channel id / Graph subscription id
     resource_id: Mapped[str | None] = mapped_column(String(255))  # Google's resourceId (needed to stop)
     secret_hash: Mapped[str] = mapped_column(String(64))
@@ -49,7 +51,7 @@ class PushChannelStop(Model):
     __tablename__ = "push_channel_stop"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    platform: Mapped[str] = mapped_column(String(16))
+    platform: Mapped[Platform] = mapped_column(str_enum(Platform))
     channel_id: Mapped[str] = mapped_column(String(255))
     resource_id: Mapped[str | None] = mapped_column(String(255))
     client_id: Mapped[str] = mapped_column(String(255))

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import Model, utcnow
 from webapp.models.ids import new_object_id
+from webapp.models.types import str_enum
 
 
 class WebhookTrigger(enum.StrEnum):
@@ -44,7 +45,7 @@ class WebhookEndpoint(Model):
     project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
     url: Mapped[str] = mapped_column(String(2048))
     triggers: Mapped[list[str]] = mapped_column(JSON)
-    state: Mapped[str] = mapped_column(String(16), default=EndpointState.ACTIVE.value)
+    state: Mapped[EndpointState] = mapped_column(str_enum(EndpointState), default=EndpointState.ACTIVE)
     paused_reason: Mapped[str | None] = mapped_column(String(500))
     # Deliveries in a row that ended ``failed``; any 2xx resets it.
     failure_count: Mapped[int] = mapped_column(default=0, server_default="0")
@@ -84,7 +85,7 @@ class WebhookDelivery(Model):
     idempotency_key: Mapped[str] = mapped_column(String(36), unique=True)
     # The exact envelope; the signed body is its canonical JSON.
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING.value)
+    status: Mapped[DeliveryStatus] = mapped_column(str_enum(DeliveryStatus), default=DeliveryStatus.PENDING)
     # Attempts in the current round (a redelivery starts a new round; the attempt rows keep all).
     attempt_count: Mapped[int] = mapped_column(default=0, server_default="0")
     # When a pending delivery is due; while an attempt runs, the end of its claim.

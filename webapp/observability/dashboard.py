@@ -12,7 +12,7 @@ from webapp.extensions import utcnow
 from webapp.models import HeartbeatKind, Project
 from webapp.observability import status
 
-_NAMES = {HeartbeatKind.WORKER.value: "worker", HeartbeatKind.SCHEDULER.value: "scheduler"}
+_NAMES: dict[str, str] = {HeartbeatKind.WORKER: "worker", HeartbeatKind.SCHEDULER: "scheduler"}
 
 
 def humanize(seconds: float) -> str:

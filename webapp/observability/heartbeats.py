@@ -38,7 +38,7 @@ def record_heartbeat(kind: HeartbeatKind | str, instance: str, now: datetime | N
     statements never race with another writer.
     """
     now = now or utcnow()
-    kind = HeartbeatKind(kind).value
+    kind = HeartbeatKind(kind)
     with db.engine.begin() as conn:
         updated = conn.execute(
             update(Heartbeat).where(Heartbeat.kind == kind, Heartbeat.instance_id == instance).values(seen_at=now)

@@ -89,9 +89,9 @@ def sync_backlog(now: datetime, project_id: int | None = None) -> Backlog:
 def webhook_backlog(now: datetime, project_id: int | None = None) -> Backlog:
     """Pending deliveries whose time has come (in-flight ones are claimed into the future; paused
     endpoints are the integrator's to resume, not a backlog the workers can drain)."""
-    active = select(WebhookEndpoint.id).where(WebhookEndpoint.state == EndpointState.ACTIVE.value)
+    active = select(WebhookEndpoint.id).where(WebhookEndpoint.state == EndpointState.ACTIVE)
     query = select(func.count(), func.min(WebhookDelivery.next_attempt_at)).where(
-        WebhookDelivery.status == DeliveryStatus.PENDING.value,
+        WebhookDelivery.status == DeliveryStatus.PENDING,
         WebhookDelivery.next_attempt_at <= now,
         or_(WebhookDelivery.endpoint_id.in_(active), WebhookDelivery.trigger == TEST_TRIGGER),
     )
@@ -116,8 +116,8 @@ def service_status(now: datetime) -> ServiceStatus:
         calendars=calendar_counts(),
         sync_backlog=sync_backlog(now),
         webhook_backlog=webhook_backlog(now),
-        worker_age=ages[HeartbeatKind.WORKER.value],
-        scheduler_age=ages[HeartbeatKind.SCHEDULER.value],
+        worker_age=ages[HeartbeatKind.WORKER],
+        scheduler_age=ages[HeartbeatKind.SCHEDULER],
     )
 
 

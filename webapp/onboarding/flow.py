@@ -24,6 +24,7 @@ from webapp.i18n import use_session_locale
 from webapp.models import Calendar, CalendarState, ConnectSession, ConnectStatus, Platform
 from webapp.onboarding import apps, sessions, urls
 from webapp.onboarding.apps import AppCredentials
+from webapp.providers.failures import ProviderFailure
 
 if TYPE_CHECKING:
     from webapp.onboarding.providers import Grant
@@ -106,9 +107,9 @@ def start(token: str, platform_name: str) -> ResponseReturnValue:
         raise ConnectFailure("client_misconfigured", platform=platform.value, retry_token=token)
     state = secrets.token_urlsafe(24)
     connect.oauth_state = state
-    connect.attempt_platform = platform.value
+    connect.attempt_platform = platform
     connect.callback_claimed_at = None
-    connect.status = ConnectStatus.PENDING.value
+    connect.status = ConnectStatus.PENDING
     connect.updated_at = utcnow()
     db.session.commit()
     remembered = dict(session.get(STATES_KEY) or {})
@@ -154,7 +155,7 @@ def finish(platform_name: str, state: str | None) -> str:
 
     try:
         grant = providers.finish_authorization(credentials)
-    except providers.ProviderFailure as exc:
+    except ProviderFailure as exc:
         _fail(connect, exc.failure.code)
         raise ConnectFailure(exc.failure.code, platform=platform_name, retry_token=token) from None
     except MismatchingStateError:
@@ -167,7 +168,7 @@ def finish(platform_name: str, state: str | None) -> str:
         exc.retry_token = token
         raise
     now = utcnow()
-    connect.status = ConnectStatus.COMPLETED.value
+    connect.status = ConnectStatus.COMPLETED
     connect.result_calendar_id = calendar.id
     connect.used_at = now
     connect.updated_at = now
@@ -328,7 +329,7 @@ def _outcome_of_claimed(connect: ConnectSession, token: str) -> str:
 
 
 def _fail(connect: ConnectSession, code: str) -> None:
-    connect.status = ConnectStatus.FAILED.value
+    connect.status = ConnectStatus.FAILED
     connect.error_code = code
     connect.updated_at = utcnow()
     db.session.commit()

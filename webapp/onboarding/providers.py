@@ -22,6 +22,7 @@ from webapp.models import Platform
 from webapp.onboarding.apps import AppCredentials
 from webapp.providers.failures import (
     Failure,
+    ProviderFailure,
     classify_google_token_error,
     classify_microsoft_token_error,
     failure_for,
@@ -46,14 +47,6 @@ class Grant:
 
     refresh_token: str
     account_email: str | None
-
-
-class ProviderFailure(Exception):
-    """The provider refused or failed; ``failure.code`` is a taxonomy code."""
-
-    def __init__(self, failure: Failure) -> None:
-        super().__init__(failure.code)
-        self.failure = failure
 
 
 def build_client(credentials: AppCredentials) -> FlaskOAuth2App:

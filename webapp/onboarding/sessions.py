@@ -142,7 +142,7 @@ def expire_if_due(connect: ConnectSession) -> bool:
     """Store ``expired`` on an unfinished session past its time; True when it is expired."""
     if effective_status(connect) == ConnectStatus.EXPIRED.value:
         if connect.status != ConnectStatus.EXPIRED.value:
-            connect.status = ConnectStatus.EXPIRED.value
+            connect.status = ConnectStatus.EXPIRED
             connect.updated_at = utcnow()
             db.session.commit()
         return True

@@ -24,7 +24,7 @@ class Provider(Protocol):
     ) -> EventListing: ...
 
 
-def get_provider(platform: str, session: requests.Session) -> Provider:
+def get_provider(platform: Platform, session: requests.Session) -> Provider:
     """The client for *platform* (endpoints come from the app's settings)."""
     from webapp.providers.google import GoogleProvider
     from webapp.providers.microsoft import MicrosoftProvider

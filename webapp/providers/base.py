@@ -1,4 +1,4 @@
-"""What every provider client returns, and the one exception that carries a classified failure."""
+"""What every provider client returns; a failed call raises ``failures.ProviderFailure``."""
 
 from __future__ import annotations
 
@@ -10,19 +10,11 @@ from typing import Any
 import requests
 
 from webapp.observability.metrics import record_token_refresh
-from webapp.providers.failures import Failure, network_failure
+from webapp.providers.failures import Failure, ProviderFailure, network_failure
 
 # Connect and read timeouts for every provider call.
 TIMEOUT = (5.0, 30.0)
 RAW_TEXT_LIMIT = 8000
-
-
-class ProviderFailure(Exception):
-    """A provider call failed; ``failure`` says how (taxonomy code, who acts, retry hints)."""
-
-    def __init__(self, failure: Failure) -> None:
-        super().__init__(failure.code)
-        self.failure = failure
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,13 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Final, Literal
 
+from webapp.timestamps import iso
+
 __all__ = [
     "PROVIDERS",
     "TAXONOMY",
     "Failure",
+    "ProviderFailure",
     "TaxonomyEntry",
     "classify_google_api_error",
     "classify_google_token_error",
@@ -66,6 +69,17 @@ class Failure:
     provider_trace_id: str | None = None
     http_status: int | None = None
     retry_after: float | None = None
+
+
+class ProviderFailure(Exception):
+    """A provider call failed; ``failure`` says how (taxonomy code, who acts, retry hints).
+
+    The one exception for it: raised by the sync's provider clients and the consent flow's token exchange.
+    """
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.code)
+        self.failure = failure
 
 
 # "n/a" rows of 6.1 (admin_consent_required, access_denied: no connection exists yet) use "no";
@@ -753,12 +767,6 @@ def network_failure(provider: str, exc: BaseException | None = None) -> Failure:
     return make_failure("network_error", provider, detail=type(exc).__name__ if exc is not None else None)
 
 
-def _iso(value: datetime) -> str:
-    if value.tzinfo is None:  # naive datetimes are UTC throughout the service
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def failure_data(failure: Failure, *, now: datetime, attempts: int, first_failed_at: datetime | None) -> dict[str, Any]:
     """The ``connection_failure_data`` object: Attendee's ``error`` + ``timestamp``, then extensions.
 
@@ -766,7 +774,7 @@ def failure_data(failure: Failure, *, now: datetime, attempts: int, first_failed
     """
     return {
         "error": failure.message,
-        "timestamp": _iso(now),
+        "timestamp": iso(now),
         "code": failure.code,
         "retryable": failure.retryable,
         "action_required_by": failure.action_required_by,
@@ -775,5 +783,5 @@ def failure_data(failure: Failure, *, now: datetime, attempts: int, first_failed
         "provider_error_codes": list(failure.provider_error_codes),
         "provider_trace_id": failure.provider_trace_id,
         "attempts": attempts,
-        "first_failed_at": _iso(first_failed_at if first_failed_at is not None else now),
+        "first_failed_at": iso(first_failed_at if first_failed_at is not None else now),
     }

@@ -13,7 +13,6 @@ from webapp.models import Platform
 from webapp.providers.base import (
     EventData,
     EventListing,
-    ProviderFailure,
     TokenSet,
     Window,
     call,
@@ -22,7 +21,7 @@ from webapp.providers.base import (
     rfc3339,
     trim_raw,
 )
-from webapp.providers.failures import classify_google_api_error, classify_google_token_error
+from webapp.providers.failures import ProviderFailure, classify_google_api_error, classify_google_token_error
 from webapp.sync.meeting_urls import google_meeting_url
 
 PAGE_SIZE = 2500

@@ -13,7 +13,6 @@ from webapp.models import Platform
 from webapp.providers.base import (
     EventData,
     EventListing,
-    ProviderFailure,
     TokenSet,
     Window,
     call,
@@ -22,7 +21,7 @@ from webapp.providers.base import (
     rfc3339,
     trim_raw,
 )
-from webapp.providers.failures import classify_graph_error, classify_microsoft_token_error
+from webapp.providers.failures import ProviderFailure, classify_graph_error, classify_microsoft_token_error
 from webapp.sync.meeting_urls import microsoft_meeting_url
 
 PREFER = 'outlook.timezone="UTC", odata.maxpagesize=200'

@@ -19,10 +19,10 @@ from sqlalchemy import delete, select
 from config import push_base_url_problem
 from webapp import crypto
 from webapp.extensions import db
-from webapp.models import Calendar
+from webapp.models import Calendar, Platform
 from webapp.models.push import PushChannel, PushChannelStop
 from webapp.providers import Provider, get_provider
-from webapp.providers.base import ProviderFailure
+from webapp.providers.failures import ProviderFailure
 from webapp.providers.google import GoogleProvider
 from webapp.providers.microsoft import MicrosoftProvider
 
@@ -78,7 +78,7 @@ def _open_google(calendar: Calendar, provider: GoogleProvider, access_token: str
     db.session.add(
         PushChannel(
             calendar_id=calendar.id,
-            platform="google",
+            platform=Platform.GOOGLE,
             channel_id=channel_id,
             resource_id=resource_id,
             secret_hash=PushChannel.hash_secret(secret),
@@ -115,7 +115,7 @@ def _renew_or_open_microsoft(
     db.session.add(
         PushChannel(
             calendar_id=calendar.id,
-            platform="microsoft",
+            platform=Platform.MICROSOFT,
             channel_id=subscription_id,
             secret_hash=PushChannel.hash_secret(secret),
             expires_at=expires_at,  # renewal is scheduled from what Graph returned

@@ -53,7 +53,7 @@ RULES = (
         WebhookDelivery,
         WebhookDelivery.updated_at,
         "WEBHOOK_DELIVERY_RETENTION_DAYS",
-        WebhookDelivery.status != DeliveryStatus.PENDING.value,
+        WebhookDelivery.status != DeliveryStatus.PENDING,
     ),
     Rule(ConnectSession, ConnectSession.expires_at, "CONNECT_SESSION_RETENTION_DAYS"),
 )

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-import random
 from datetime import datetime, timedelta
 
 from flask import current_app
 
+from webapp.backoff import backoff_delay
 from webapp.extensions import db
 from webapp.models import Calendar, CalendarState, CalendarStateChange
 from webapp.observability.metrics import record_state_change, record_sync_attempt
@@ -24,19 +24,19 @@ log = logging.getLogger(__name__)
 
 def change_state(calendar: Calendar, to_state: CalendarState, code: str | None, now: datetime) -> None:
     """Set the state and record the transition (nothing is recorded when the state stays the same)."""
-    if calendar.state == to_state.value:
+    if calendar.state == to_state:
         return
     db.session.add(
         CalendarStateChange(
             calendar_id=calendar.id,
             from_state=calendar.state,
-            to_state=to_state.value,
+            to_state=to_state,
             code=code,
             created_at=now,
         )
     )
-    calendar.state = to_state.value
-    record_state_change(calendar.platform, to_state.value, code)  # calendar_disconnects_total
+    calendar.state = to_state
+    record_state_change(calendar.platform, to_state, code)  # calendar_disconnects_total
 
 
 def mark_healthy(calendar: Calendar, now: datetime) -> None:
@@ -50,12 +50,11 @@ def mark_healthy(calendar: Calendar, now: datetime) -> None:
 
 
 def backoff_seconds(failure: Failure, attempt: int) -> float:
-    """``Retry-After`` when the provider gave one; otherwise exponential with full jitter, capped."""
+    """``Retry-After`` when the provider gave one; otherwise the service's backoff (``webapp.backoff``)."""
     if failure.retry_after is not None:
         return max(1.0, failure.retry_after)
     config = current_app.config
-    ceiling = min(config["SYNC_BACKOFF_MAX_SECONDS"], config["SYNC_BACKOFF_BASE_SECONDS"] * 2 ** (attempt - 1))
-    return random.uniform(ceiling / 2, ceiling)
+    return backoff_delay(attempt, base=config["SYNC_BACKOFF_BASE_SECONDS"], cap=config["SYNC_BACKOFF_MAX_SECONDS"])
 
 
 def _should_disconnect(calendar: Calendar, failure: Failure, now: datetime) -> bool:
@@ -88,10 +87,10 @@ def record_failure(calendar_id: int, failure: Failure, now: datetime, started: S
     retry_in: float | None = None
     if _should_disconnect(calendar, failure, now):
         change_state(calendar, CalendarState.DISCONNECTED, failure.code, now)
-    elif calendar.state == CalendarState.CONNECTED.value and _retry_allowed(failure, calendar.failure_count):
+    elif calendar.state == CalendarState.CONNECTED and _retry_allowed(failure, calendar.failure_count):
         retry_in = backoff_seconds(failure, calendar.failure_count)
     following: datetime | None  # when the next sync is due (webapp.sync.dispatch)
-    if calendar.state == CalendarState.DISCONNECTED.value:
+    if calendar.state == CalendarState.DISCONNECTED:
         calendar.connection_failure_data = failure_data(
             failure, now=now, attempts=calendar.failure_count, first_failed_at=calendar.first_failed_at
         )

@@ -12,12 +12,13 @@ from flask import current_app
 from sqlalchemy import case, or_, true, update
 
 from webapp import crypto
+from webapp.calendars.credentials import write_credentials
 from webapp.extensions import db, utcnow
-from webapp.models import Calendar, CalendarState
+from webapp.models import Calendar, CalendarState, Platform
 from webapp.observability.metrics import record_sync_attempt
 from webapp.providers import Provider, get_provider
-from webapp.providers.base import ProviderFailure, TokenSet, Window
-from webapp.providers.failures import Failure, classify_google_token_error, failure_for
+from webapp.providers.base import TokenSet, Window
+from webapp.providers.failures import Failure, ProviderFailure, classify_google_token_error, failure_for
 from webapp.push import service as push
 from webapp.sync import dispatch, health
 from webapp.sync.events import apply_events
@@ -222,7 +223,7 @@ def _failed(
     db.session.rollback()
     result = health.record_failure(calendar_id, exc.failure, now, started)
     calendar = db.session.get(Calendar, calendar_id)
-    if calendar is not None and calendar.state == CalendarState.DISCONNECTED.value:
+    if calendar is not None and calendar.state == CalendarState.DISCONNECTED:
         push.stop_channels(calendar, provider, access_token)
         db.session.commit()
     return result
@@ -297,11 +298,14 @@ def _refresh(calendar: Calendar, provider: Provider, secret: str, refresh_token:
             raise ProviderFailure(_testing_mode_check(calendar, exc.failure, now)) from None
         refresh_token = current
         tokens = provider.refresh(client_id=calendar.client_id, client_secret=secret, refresh_token=refresh_token)
-    if tokens.refresh_token and tokens.refresh_token != refresh_token:
-        calendar.refresh_token_ciphertext = crypto.encrypt(tokens.refresh_token)
-        calendar.refresh_token_issued_at = now
-    calendar.access_token_ciphertext = crypto.encrypt(tokens.access_token)
-    calendar.access_token_expires_at = now + timedelta(seconds=tokens.expires_in)
+    rotated = tokens.refresh_token if tokens.refresh_token and tokens.refresh_token != refresh_token else None
+    write_credentials(
+        calendar,
+        now=now,
+        refresh_token=rotated,
+        access_token=tokens.access_token,
+        access_token_expires_at=now + timedelta(seconds=tokens.expires_in),
+    )
     calendar.last_refreshed_at = now
     db.session.commit()
     return tokens
@@ -310,7 +314,7 @@ def _refresh(calendar: Calendar, provider: Provider, secret: str, refresh_token:
 def _testing_mode_check(calendar: Calendar, failure: Failure, now: datetime) -> Failure:
     """A Google token dying about 7 days after issue is the signature of an app left in Testing mode."""
     issued = calendar.refresh_token_issued_at
-    if calendar.platform != "google" or failure.code != "token_revoked" or issued is None:
+    if calendar.platform != Platform.GOOGLE or failure.code != "token_revoked" or issued is None:
         return failure
     age = now - issued
     if timedelta(days=6) <= age <= timedelta(days=8):

@@ -7,7 +7,6 @@ must be over, so a duplicate task (the sweep and a countdown retry, say) finds n
 from __future__ import annotations
 
 import logging
-import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,6 +14,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import ColumnElement, or_, select, update
 
+from webapp.backoff import backoff_delay
 from webapp.celery_app import enqueue
 from webapp.extensions import db
 from webapp.models import (
@@ -50,7 +50,7 @@ class Outcome:
 
 def _sendable() -> ColumnElement[bool]:
     """Deliveries whose endpoint is active; test events go out even to a paused endpoint."""
-    active = select(WebhookEndpoint.id).where(WebhookEndpoint.state == EndpointState.ACTIVE.value)
+    active = select(WebhookEndpoint.id).where(WebhookEndpoint.state == EndpointState.ACTIVE)
     return or_(WebhookDelivery.endpoint_id.in_(active), WebhookDelivery.trigger == TEST_TRIGGER)
 
 
@@ -59,7 +59,7 @@ def due_delivery_ids(now: datetime, limit: int = 1000) -> list[int]:
     query = (
         select(WebhookDelivery.id)
         .where(
-            WebhookDelivery.status == DeliveryStatus.PENDING.value,
+            WebhookDelivery.status == DeliveryStatus.PENDING,
             WebhookDelivery.next_attempt_at <= now,
             _sendable(),
         )
@@ -76,7 +76,7 @@ def _claim(delivery_id: int, now: datetime) -> bool:
         update(WebhookDelivery)
         .where(
             WebhookDelivery.id == delivery_id,
-            WebhookDelivery.status == DeliveryStatus.PENDING.value,
+            WebhookDelivery.status == DeliveryStatus.PENDING,
             WebhookDelivery.next_attempt_at <= now,
             _sendable(),
         )
@@ -157,7 +157,7 @@ def _apply(delivery: WebhookDelivery, outcome: Outcome, now: datetime) -> float 
     is_test = delivery.trigger == TEST_TRIGGER
     endpoint = delivery.endpoint
     if outcome.ok:
-        delivery.status, delivery.next_attempt_at = DeliveryStatus.DELIVERED.value, None
+        delivery.status, delivery.next_attempt_at = DeliveryStatus.DELIVERED, None
         if not is_test:
             endpoint.failure_count = 0
         return None
@@ -165,7 +165,7 @@ def _apply(delivery: WebhookDelivery, outcome: Outcome, now: datetime) -> float 
         retry_in = backoff_seconds(delivery.attempt_count)
         delivery.next_attempt_at = now + timedelta(seconds=retry_in)
         return retry_in
-    delivery.status, delivery.next_attempt_at = DeliveryStatus.FAILED.value, None
+    delivery.status, delivery.next_attempt_at = DeliveryStatus.FAILED, None
     if not is_test:
         _count_failed_delivery(endpoint, outcome, now)
     return None
@@ -173,10 +173,10 @@ def _apply(delivery: WebhookDelivery, outcome: Outcome, now: datetime) -> float 
 
 def _record(delivery: WebhookDelivery, outcome: Outcome) -> None:
     """The attempt's one log line and counter: delivered, failed (a retry follows) or gave_up."""
-    if delivery.status == DeliveryStatus.DELIVERED.value:
+    if delivery.status == DeliveryStatus.DELIVERED:
         result = "delivered"
     else:
-        result = "gave_up" if delivery.status == DeliveryStatus.FAILED.value else "failed"
+        result = "gave_up" if delivery.status == DeliveryStatus.FAILED else "failed"
     record_webhook_attempt(
         delivery.object_id, result, outcome.status_code, outcome.error, outcome.latency_ms, delivery.attempt_count
     )
@@ -186,9 +186,9 @@ def _count_failed_delivery(endpoint: WebhookEndpoint, outcome: Outcome, now: dat
     """Pause an endpoint after ``WEBHOOK_PAUSE_AFTER_FAILURES`` failed deliveries in a row."""
     endpoint.failure_count += 1
     limit = int(current_app.config["WEBHOOK_PAUSE_AFTER_FAILURES"])
-    if endpoint.failure_count >= limit and endpoint.state == EndpointState.ACTIVE.value:
+    if endpoint.failure_count >= limit and endpoint.state == EndpointState.ACTIVE:
         last = f"HTTP {outcome.status_code}" if outcome.status_code is not None else outcome.error
-        endpoint.state = EndpointState.PAUSED.value
+        endpoint.state = EndpointState.PAUSED
         reason = f"Paused automatically after {endpoint.failure_count} failed deliveries in a row (last: {last})."
         endpoint.paused_reason = reason[:500]
         endpoint.updated_at = now
@@ -196,8 +196,8 @@ def _count_failed_delivery(endpoint: WebhookEndpoint, outcome: Outcome, now: dat
 
 
 def backoff_seconds(attempt: int) -> float:
-    """Exponential from ``WEBHOOK_BACKOFF_BASE_SECONDS``, capped, with jitter over its upper half."""
+    """The service's backoff (``webapp.backoff``) from ``WEBHOOK_BACKOFF_BASE_SECONDS``, capped."""
     config = current_app.config
-    base, cap = float(config["WEBHOOK_BACKOFF_BASE_SECONDS"]), float(config["WEBHOOK_BACKOFF_MAX_SECONDS"])
-    ceiling = min(cap, base * 2 ** (attempt - 1))
-    return random.uniform(ceiling / 2, ceiling)
+    return backoff_delay(
+        attempt, base=config["WEBHOOK_BACKOFF_BASE_SECONDS"], cap=config["WEBHOOK_BACKOFF_MAX_SECONDS"]
+    )

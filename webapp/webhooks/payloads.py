@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from webapp.models import Calendar
-
-
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+from webapp.timestamps import iso
 
 
 def new_idempotency_key() -> str:
@@ -30,8 +24,8 @@ def calendar_envelope(calendar: Calendar, trigger: str, idempotency_key: str) ->
         "data": {
             "state": calendar.state,
             "connection_failure_data": calendar.connection_failure_data,
-            "last_successful_sync_at": _iso(calendar.last_successful_sync_at),
-            "last_attempted_sync_at": _iso(calendar.last_attempted_sync_at),
+            "last_successful_sync_at": iso(calendar.last_successful_sync_at),
+            "last_attempted_sync_at": iso(calendar.last_attempted_sync_at),
         },
     }
 

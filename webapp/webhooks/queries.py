@@ -5,21 +5,15 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from webapp.errors import NotFound
-from webapp.extensions import db
 from webapp.keyset import Cursor, Page, keyset_page
 from webapp.models import Calendar, ProjectScope, WebhookDelivery, WebhookEndpoint
 from webapp.models.ids import storable
+from webapp.projects.scoped import one_of_project
 
 
 def get_endpoint(*, project: ProjectScope, object_id: str) -> WebhookEndpoint:
     """:raises NotFound: unknown id, or one of another project."""
-    endpoint = db.session.scalar(
-        select(WebhookEndpoint).where(WebhookEndpoint.object_id == object_id, WebhookEndpoint.project_id == project.id)
-    )
-    if endpoint is None:
-        raise NotFound("Webhook not found")
-    return endpoint
+    return one_of_project(WebhookEndpoint, project=project, object_id=object_id, not_found="Webhook not found")
 
 
 def list_endpoints(*, project: ProjectScope, cursor: Cursor | None, page_size: int) -> Page[WebhookEndpoint]:
@@ -37,12 +31,7 @@ def list_endpoints(*, project: ProjectScope, cursor: Cursor | None, page_size: i
 
 def get_delivery(*, project: ProjectScope, object_id: str) -> WebhookDelivery:
     """:raises NotFound: unknown id, or one of another project."""
-    delivery = db.session.scalar(
-        select(WebhookDelivery).where(WebhookDelivery.object_id == object_id, WebhookDelivery.project_id == project.id)
-    )
-    if delivery is None:
-        raise NotFound("Webhook delivery not found")
-    return delivery
+    return one_of_project(WebhookDelivery, project=project, object_id=object_id, not_found="Webhook delivery not found")
 
 
 def list_deliveries(

@@ -44,7 +44,7 @@ def _check_url(url: str) -> None:
 
 
 def create_endpoint(
-    *, project: ProjectScope, url: str, triggers: list[str] | None = None, state: str = EndpointState.ACTIVE.value
+    *, project: ProjectScope, url: str, triggers: list[str] | None = None, state: str = EndpointState.ACTIVE
 ) -> tuple[WebhookEndpoint, str]:
     """Create an endpoint; returns it and the project's signing secret (base64), created on first use.
 
@@ -52,12 +52,13 @@ def create_endpoint(
     """
     _check_url(url)
     now = utcnow()
+    state = EndpointState(state)
     endpoint = WebhookEndpoint(
         project_id=project.id,
         url=url,
         triggers=triggers if triggers is not None else [t.value for t in WebhookTrigger],
         state=state,
-        paused_reason=MANUAL_PAUSE_REASON if state == EndpointState.PAUSED.value else None,
+        paused_reason=MANUAL_PAUSE_REASON if state == EndpointState.PAUSED else None,
         failure_count=0,
         created_at=now,
         updated_at=now,
@@ -81,9 +82,9 @@ def update_endpoint(
     if triggers is not None:
         endpoint.triggers = triggers
     if state is not None and state != endpoint.state:
-        endpoint.state = state
+        endpoint.state = EndpointState(state)
         endpoint.failure_count = 0
-        endpoint.paused_reason = MANUAL_PAUSE_REASON if state == EndpointState.PAUSED.value else None
+        endpoint.paused_reason = MANUAL_PAUSE_REASON if state == EndpointState.PAUSED else None
     endpoint.updated_at = utcnow()
     db.session.commit()
     return endpoint
@@ -121,7 +122,7 @@ def record(calendar: Calendar, trigger: str, *, now: datetime | None = None) -> 
         select(WebhookEndpoint)
         .where(
             WebhookEndpoint.project_id == calendar.project_id,
-            WebhookEndpoint.state == EndpointState.ACTIVE.value,
+            WebhookEndpoint.state == EndpointState.ACTIVE,
         )
         .order_by(WebhookEndpoint.id)
     )
@@ -153,7 +154,7 @@ def _pending(
         trigger=trigger,
         idempotency_key=key,
         payload=payload,
-        status=DeliveryStatus.PENDING.value,
+        status=DeliveryStatus.PENDING,
         attempt_count=0,
         next_attempt_at=now,
         created_at=now,
@@ -180,7 +181,7 @@ def redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
     A delivery of a paused endpoint waits until the endpoint is resumed.
     """
     now = utcnow()
-    delivery.status = DeliveryStatus.PENDING.value
+    delivery.status = DeliveryStatus.PENDING
     delivery.attempt_count = 0
     delivery.next_attempt_at = now
     delivery.updated_at = now
