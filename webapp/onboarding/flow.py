@@ -23,6 +23,7 @@ from webapp.extensions import db, utcnow
 from webapp.models import Calendar, CalendarState, ConnectSession, ConnectStatus, Platform
 from webapp.onboarding import apps, sessions, urls
 from webapp.onboarding.apps import AppCredentials
+from webapp.webhooks import service as webhooks
 
 if TYPE_CHECKING:
     from webapp.onboarding.providers import Grant
@@ -162,17 +163,16 @@ def finish(platform_name: str, state: str | None) -> str:
     try:
         calendar = _store(connect, credentials, grant)
     except ConnectFailure as exc:
+        db.session.rollback()  # nothing of this attempt is kept but its failure
         _fail(connect, exc.code)
         exc.retry_token = token
         raise
-    now = utcnow()
-    connect.status = ConnectStatus.COMPLETED.value
-    connect.result_calendar_id = calendar.id
-    connect.used_at = now
-    connect.updated_at = now
-    connect.error_code = None
-    connect.account_email = grant.account_email
+    _complete(connect, calendar, grant)
+    # One transaction: the calendar (created or reconnected) and the session's completion commit
+    # together, so a session is never completed without its calendar, nor a calendar stored by a
+    # session that still reads as pending.
     db.session.commit()
+    webhooks.enqueue_recorded()  # a reconnect's state-change webhooks, now committed
     return token
 
 
@@ -203,8 +203,23 @@ def reconnect(token: str) -> str | None:
 # --- helpers ------------------------------------------------------------------------------------
 
 
+def _complete(connect: ConnectSession, calendar: Calendar, grant: Grant) -> None:
+    """Mark the session completed by *calendar* (not committed: the caller commits it with the calendar)."""
+    now = utcnow()
+    connect.status = ConnectStatus.COMPLETED.value
+    connect.result_calendar_id = calendar.id
+    connect.used_at = now
+    connect.updated_at = now
+    connect.error_code = None
+    connect.account_email = grant.account_email
+
+
 def _store(connect: ConnectSession, credentials: AppCredentials, grant: Grant) -> Calendar:
-    """Reconnect the named (or deduplication-key) calendar in place, else create a new one."""
+    """Reconnect the named (or deduplication-key) calendar in place, else create a new one.
+
+    Through the calendars service (the API's create), in the current transaction: nothing is
+    committed here (``finish`` commits the calendar with the session's completion).
+    """
     platform = credentials.platform
     target = connect.calendar or _by_deduplication_key(connect)
     if target is None:
@@ -217,9 +232,10 @@ def _store(connect: ConnectSession, credentials: AppCredentials, grant: Grant) -
                 refresh_token=grant.refresh_token,
                 metadata=connect.meta,
                 deduplication_key=connect.deduplication_key,
+                commit=False,
             )
         except DuplicateDeduplicationKey:  # created concurrently by another door: reconnect that one
-            db.session.refresh(connect)
+            db.session.rollback()  # the failed INSERT ends the transaction (nothing else was in it)
             target = _by_deduplication_key(connect)
             if target is None:
                 raise
@@ -229,7 +245,7 @@ def _store(connect: ConnectSession, credentials: AppCredentials, grant: Grant) -
     if previous and grant.account_email and previous.lower() != grant.account_email.lower():
         raise ConnectFailure("account_mismatch", platform=platform.value)
     # The old Google token is not revoked: revoking may kill its siblings (providers.md 1.7).
-    return service.update_calendar(
+    return service.reconnect_calendar(
         calendar=target,
         client_secret=credentials.client_secret,
         refresh_token=grant.refresh_token,
