@@ -162,12 +162,14 @@ def list_calendars(project_id: str) -> ResponseReturnValue:
 def _render_calendar(project: Project, calendar_id: str, **extra: object) -> ResponseReturnValue:
     calendar = queries.calendar_of(project, calendar_id)
     data = calendar.connection_failure_data or None
+    failure = presenters.explain(data.get("code"), calendar.platform, data) if data else None
     return render_template(
         "dashboard/calendar.html",
         project=project,
         calendar=calendar,
         history=queries.history(calendar),
-        failure=presenters.explain(data.get("code"), calendar.platform, data) if data else None,
+        failure=failure,
+        failure_detail=presenters.failure_detail(data.get("error"), failure) if data and failure else None,
         failure_data=data,
         explain=presenters.explain,
         labels=presenters.PLATFORM_LABELS,
@@ -213,7 +215,11 @@ def delete_calendar(project_id: str, calendar_id: str) -> ResponseReturnValue:
 @bp.get("/projects/<project_id>/failures")
 def list_failures(project_id: str) -> ResponseReturnValue:
     project = _project(project_id)
-    groups = [(presenters.explain(code), count) for code, count in queries.failure_groups(project)]
+    platforms = queries.failure_platforms(project)
+    groups = [
+        presenters.failure_group(code, count, platforms.get(code, []))
+        for code, count in queries.failure_groups(project)
+    ]
     return render_template("dashboard/failures.html", project=project, groups=groups)
 
 
