@@ -118,7 +118,7 @@ def test_deny_then_try_again_in_the_browser(
     assert page.inner_text("h1") == "Access was not granted"
     assert calendars() == []
     page.get_by_role("link", name="Try again").click()
-    page.get_by_role("button", name="Continue with Microsoft").click()
+    page.get_by_role("button", name="Sign in with Microsoft").click()
     page.wait_for_url(f"{providers.microsoft.base}/**")
     consent(page)
     page.wait_for_url(f"{live}/connect/*/done")

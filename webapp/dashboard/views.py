@@ -10,13 +10,14 @@ from flask_login import current_user, login_user, logout_user
 
 from webapp.calendars import service as calendars
 from webapp.dashboard import accounts, presenters, queries, service
-from webapp.dashboard.forms import ApiKeyForm, LoginForm, OAuthAppForm, OriginForm, WebhookForm
+from webapp.dashboard.forms import ApiKeyForm, BrandingForm, LoginForm, OAuthAppForm, OriginForm, WebhookForm
 from webapp.errors import NotFound
 from webapp.extensions import utcnow
 from webapp.forms import ButtonForm, service_errors_onto
 from webapp.models import AdminUser, CalendarState, Platform, Project
 from webapp.observability.dashboard import banner_context, project_backlogs
 from webapp.onboarding import apps, urls
+from webapp.projects import branding
 from webapp.projects import service as projects
 from webapp.webhooks import service as webhooks
 
@@ -257,6 +258,7 @@ def _render_settings(
         "api_key": ApiKeyForm(formdata=None),
         "origin": OriginForm(formdata=None),
         "webhook": WebhookForm(formdata=None),
+        "branding": BrandingForm.of(project),
         **{f"oauth_{p.value}": OAuthAppForm.of(oauth_apps.get(p.value)) for p in Platform},
         **(forms or {}),
     }
@@ -321,6 +323,18 @@ def set_oauth_app(project_id: str, platform: str) -> ResponseReturnValue:
             flash(f"The {presenters.PLATFORM_LABELS[platform]} OAuth app was saved.")
             return _settings_redirect(project_id, "oauth-apps")
     return _render_settings(project, 400, forms={f"oauth_{platform}": form})
+
+
+@bp.post("/projects/<project_id>/settings/branding")
+def set_branding(project_id: str) -> ResponseReturnValue:
+    project = _project(project_id)
+    form = BrandingForm()
+    if form.validate():
+        with service_errors_onto(form):
+            branding.set_branding(project=project, changes={name: form[name].data for name in branding.FIELDS})
+            flash("The branding was saved.")
+            return _settings_redirect(project_id, "branding")
+    return _render_settings(project, 400, forms={"branding": form})
 
 
 @bp.post("/projects/<project_id>/settings/origins")

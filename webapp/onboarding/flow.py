@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from flask import session
+from flask import g, session
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select, update
 
@@ -21,8 +21,9 @@ from webapp.calendars import service
 from webapp.errors import AppError, DuplicateDeduplicationKey
 from webapp.extensions import db, utcnow
 from webapp.models import Calendar, CalendarState, ConnectSession, ConnectStatus, Platform
-from webapp.onboarding import apps, sessions, urls
+from webapp.onboarding import apps, security, sessions, urls
 from webapp.onboarding.apps import AppCredentials
+from webapp.projects.branding import Branding
 from webapp.webhooks import service as webhooks
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ SESSION_USED = "session_used"
 SESSION_UNKNOWN = "session_unknown"
 STATE_MISMATCH = "state_mismatch"
 PLATFORM_UNAVAILABLE = "platform_unavailable"
+BRANDING_KEY = "branding"  # flask.g: the Branding of the project whose pages this request shows
 
 
 class ConnectFailure(AppError):
@@ -69,9 +71,20 @@ class Choice:
     platforms: list[Platform]
 
 
+def branded(connect: ConnectSession | None) -> ConnectSession | None:
+    """Remember the session's project for this request: its branding dresses every end-user page
+    rendered from here on, failure pages included (``BRANDING_KEY``), and its logo's origin joins
+    the page's ``img-src``."""
+    if connect is not None:
+        brand = Branding.of(connect.project)
+        g.setdefault(BRANDING_KEY, brand)
+        g.setdefault(security.LOGO_ORIGIN_KEY, brand.logo_origin)
+    return connect
+
+
 def open_session(token: str) -> ConnectSession:
     """A session that can still start a flow. :raises ConnectFailure: unknown, expired or already used."""
-    connect = sessions.by_token(token)
+    connect = branded(sessions.by_token(token))
     if connect is None:
         raise ConnectFailure(SESSION_UNKNOWN, status=404)
     if connect.status == ConnectStatus.COMPLETED.value:
@@ -130,7 +143,7 @@ def finish(platform_name: str, state: str | None) -> str:
     state = state or ""
     remembered = session.get(STATES_KEY) or {}
     found = remembered.get(state) if isinstance(remembered, dict) else None
-    connect = sessions.by_token(found) if isinstance(found, str) else None
+    connect = branded(sessions.by_token(found)) if isinstance(found, str) else None
     if connect is None or not isinstance(found, str):
         # The browser did not bring back the cookie that started this flow (blocked cookie, other host).
         raise ConnectFailure(STATE_MISMATCH, platform=platform_name)
@@ -178,7 +191,7 @@ def finish(platform_name: str, state: str | None) -> str:
 
 def done(token: str) -> ConnectSession:
     """The completed session behind a status page. :raises ConnectFailure: unknown or not completed."""
-    connect = sessions.by_token(token)
+    connect = branded(sessions.by_token(token))
     if connect is None:
         raise ConnectFailure(SESSION_UNKNOWN, status=404)
     if connect.status != ConnectStatus.COMPLETED.value:
