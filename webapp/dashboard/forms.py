@@ -66,7 +66,7 @@ class BrandingForm(BrowserForm):
 
     display_name = StringField("Display name", filters=[_strip], validators=[Optional(), _too_long(100)])
     logo_url = URLField("Logo URL (https)", filters=[_strip], validators=[Optional(), _too_long(2048)])
-    accent_color = StringField("Accent colour (#rrggbb)", filters=[_strip], validators=[Optional(), _too_long(7)])
+    accent_color = StringField("Accent colour (#rrggbb)", filters=[_strip], validators=[Optional()])
     support_url = URLField("Support URL", filters=[_strip], validators=[Optional(), _too_long(2048)])
     privacy_url = URLField("Privacy policy URL", filters=[_strip], validators=[Optional(), _too_long(2048)])
     terms_url = URLField("Terms of service URL", filters=[_strip], validators=[Optional(), _too_long(2048)])

@@ -27,7 +27,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _NETLOC = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1,5})?")
 
 HTTPS_ONLY = "Enter an https:// URL (the logo is loaded by the end user's browser)."
-HTTP_URL = "Enter an absolute http:// or https:// URL."
+HTTP_URL = "Enter an absolute http(s) URL (http:// or https://)."
 ACCENT_FORMAT = "Enter a colour as #rrggbb, for example #0b57d0."
 
 
