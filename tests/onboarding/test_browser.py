@@ -25,6 +25,7 @@ from webapp.models import CalendarState
 from webapp.projects import branding
 
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "status-page.png"
+BRANDED_SCREENSHOT = SCREENSHOT.with_name("choose-page-branded.png")
 
 pytestmark = requires_chromium
 
@@ -217,3 +218,23 @@ def test_the_consent_flow_with_the_keyboard_alone(
     assert page.inner_text("h1") == "Your calendar is connected"
     tab_to("el.id === 'continue'")
     assert "state=connected" in page.evaluate("document.activeElement.href")
+
+
+def test_branded_choose_page(
+    live: str, page: Any, client: FlaskClient, auth: dict[str, str], project: Any, tmp_path: Path
+) -> None:
+    """The README's picture of a branded choose page (refreshed with UPDATE_SCREENSHOTS=1)."""
+    branding.set_branding(project=project, changes=BRANDED)
+    _, path = new_session(client, auth)
+    page.goto(live + path)
+    assert page.inner_text("#brand-name") == "Acme Calendar"
+    google, microsoft = page.locator("#connect-google"), page.locator("#connect-microsoft")
+    assert google.inner_text() == "Continue with Google" and microsoft.inner_text() == "Sign in with Microsoft"
+    assert google.locator("svg path").count() == 5 and microsoft.locator("svg rect").count() == 4
+    # The accent colour arrived through the stylesheet (no inline style under the CSP).
+    assert (
+        page.evaluate("getComputedStyle(document.querySelector('.brand-header')).borderTopColor") == "rgb(123, 31, 162)"
+    )
+    target = BRANDED_SCREENSHOT if os.environ.get("UPDATE_SCREENSHOTS") else tmp_path / "choose-page-branded.png"
+    page.screenshot(path=str(target), full_page=True)
+    assert target.stat().st_size > 1000
