@@ -43,3 +43,23 @@ def served(app: Flask) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+BLOCKING_IMPACTS = ("serious", "critical")
+
+
+def assert_accessible(page: object, name: str) -> None:
+    """axe-core (bundled in ``axe-playwright-python``, nothing downloaded) finds no serious or
+    critical violation on the page as it is now, in light and dark colour schemes."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe = Axe()
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)  # type: ignore[attr-defined]
+        results = axe.run(page)
+        blocking = [v for v in results.response["violations"] if v.get("impact") in BLOCKING_IMPACTS]
+        details = [
+            f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:5]}" for v in blocking
+        ]
+        assert not blocking, f"{name} ({scheme}): " + "; ".join(details)
+    page.emulate_media(color_scheme="light")  # type: ignore[attr-defined]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC
 
 import click
 from flask import Flask
@@ -14,6 +15,7 @@ from webapp.cli_output import emit, fail
 from webapp.errors import AppError
 from webapp.extensions import db
 from webapp.models import Calendar
+from webapp.projects import branding
 from webapp.projects import service as projects
 from webapp.schema import ensure_schema
 
@@ -30,6 +32,39 @@ def create_project(name: str) -> None:
     ensure_schema()
     project, key = projects.create_project(name=name)
     emit({"project_id": project.object_id, "api_key": key})
+
+
+@projects_cli.command("list")
+def list_projects() -> None:
+    """Print every project, one JSON object per line (no secrets), oldest first."""
+    ensure_schema()
+    for project in projects.list_projects():
+        emit(
+            {
+                "project_id": project.object_id,
+                "name": project.name,
+                "created_at": project.created_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            }
+        )
+
+
+@projects_cli.command("set-branding")
+@click.argument("project_id")
+@click.option("--display-name", default=None, help="Name shown to end users (default: the project's name).")
+@click.option("--logo-url", default=None, help="https:// URL of the logo image.")
+@click.option("--accent-color", default=None, help="Accent colour as #rrggbb.")
+@click.option("--support-url", default=None, help="http(s) URL of the support page.")
+@click.option("--privacy-url", default=None, help="http(s) URL of the privacy policy.")
+@click.option("--terms-url", default=None, help="http(s) URL of the terms of service.")
+def set_branding(project_id: str, **options: str | None) -> None:
+    """Set PROJECT_ID's branding of the end-user pages; an option left out is unchanged, '' clears it."""
+    ensure_schema()
+    changes = {name: value for name, value in options.items() if value is not None}
+    try:
+        project = branding.set_branding(project=projects.get_project(project_id), changes=changes)
+    except AppError as exc:
+        fail(exc)
+    emit({"project_id": project.object_id, "branding": branding.as_dict(project)})
 
 
 @click.group("api-keys")

@@ -1,7 +1,7 @@
 """connect sessions remember the end user's language
 
 Revision ID: 0017_connect_session_locale
-Revises: 0015_access_token
+Revises: 0016_project_branding
 Create Date: 2026-12-06 21:20:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0017_connect_session_locale'
-down_revision = '0015_access_token'
+down_revision = '0016_project_branding'
 branch_labels = None
 depends_on = None
 

@@ -331,3 +331,85 @@ def test_a_non_member_sees_nothing_of_a_project(client: FlaskClient, admin: Any,
     accounts.add_to_project(email="admin@example.com", project_id=other.object_id)
     assert cal_id in text(client.get(theirs + "/calendars"))
     assert PASSWORD  # the fixture's admin
+
+
+# --- wording (issue 18) ---------------------------------------------------------------------------
+
+
+def test_failures_page_names_the_platform_and_starts_sentences_with_a_capital(
+    dash: FlaskClient, project: Project, make_calendar: Any
+) -> None:
+    disconnect(make_calendar(deduplication_key="m")["id"], "client_misconfigured")
+    disconnect(make_calendar(deduplication_key="s", platform="microsoft")["id"], "client_secret_invalid")
+    disconnect(make_calendar(deduplication_key="s2")["id"], "client_secret_invalid")
+    body = text(dash.get(base(project) + "/failures"))
+    assert "the provider" not in body.lower()
+    assert "The project&#39;s Google OAuth app is misconfigured" in body
+    assert "Google rejected the project&#39;s OAuth client credentials" in body
+    assert "Microsoft rejected the project&#39;s OAuth client credentials" in body
+    for paragraph in re.findall(r"<dd>(?:<p[^>]*>)?([^<]+)", body):
+        assert paragraph[:1] == paragraph[:1].upper(), paragraph
+
+
+def test_explanations_without_a_platform_still_start_with_a_capital() -> None:
+    from webapp.dashboard.presenters import explain
+
+    why = explain("client_secret_invalid")
+    assert why.what_happened.startswith("The provider rejected")
+    assert explain("client_misconfigured").what_happened.startswith("The project's provider OAuth app")
+
+
+def test_reconnect_links_are_offered_only_where_the_end_user_must_reconnect(
+    dash: FlaskClient, project: Project, make_calendar: Any
+) -> None:
+    disconnect(make_calendar(deduplication_key="r")["id"], "token_revoked")
+    disconnect(make_calendar(deduplication_key="c")["id"], "client_secret_invalid")
+    body = text(dash.get(base(project) + "/failures"))
+    revoked = body.split('id="group-token_revoked"')[1].split("</section>")[0]
+    secret = body.split('id="group-client_secret_invalid"')[1].split("</section>")[0]
+    assert "Export reconnect links (CSV)" in revoked
+    assert "Export reconnect links (CSV)" not in secret and "Sync again" in secret
+
+
+def test_calendar_page_says_what_happened_once(dash: FlaskClient, project: Project, make_calendar: Any) -> None:
+    cal = make_calendar()
+    disconnect(cal["id"], "token_revoked")
+    body = text(dash.get(f"{base(project)}/calendars/{cal['id']}"))
+    assert body.count("What happened") == 1
+    why = body.split('id="failure-title"')[1].split("</section>")[0]
+    assert why.count("The Google refresh token has been revoked") == 1
+    assert 'id="failure-detail"' not in body
+
+
+def test_calendar_page_shows_the_detail_the_explanation_lacks(
+    dash: FlaskClient, project: Project, make_calendar: Any
+) -> None:
+    cal = make_calendar()
+    row = disconnect(cal["id"], "network_error")
+    row.connection_failure_data = {
+        **row.connection_failure_data,
+        "error": row.connection_failure_data["error"] + " (ConnectTimeout)",
+    }
+    db.session.commit()
+    body = text(dash.get(f"{base(project)}/calendars/{cal['id']}"))
+    assert re.search(r'id="failure-detail">\(ConnectTimeout\)<', body)
+
+
+def test_latest_failures_beside_a_connected_calendar_are_marked_resolved(
+    dash: FlaskClient, project: Project, make_calendar: Any
+) -> None:
+    now = utcnow()
+    healed = make_calendar(deduplication_key="healed")
+    disconnect(healed["id"], "rate_limited", at=now - timedelta(hours=2))
+    row = calendar_row(healed["id"])
+    row.state = "connected"
+    row.connection_failure_data = None
+    db.session.commit()
+    synced(healed["id"], now - timedelta(hours=1))
+    broken = make_calendar(deduplication_key="broken")
+    disconnect(broken["id"], "token_revoked", at=now - timedelta(minutes=5))
+    body = text(dash.get(base(project) + "/"))
+    rows = body.split("Latest failures")[1].split("<tbody>")[1].split("</tbody>")[0].split("<tr")[1:]
+    by_key = {("healed" if "healed" in r else "broken"): r for r in rows}
+    assert 'class="resolved"' in by_key["healed"] and ">resolved<" in by_key["healed"]
+    assert ">resolved<" not in by_key["broken"]

@@ -18,12 +18,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.emulation import ALICE
-from tests.live import CHROMIUM, CHROMIUM_ARGS, requires_chromium, served
+from tests.live import CHROMIUM, CHROMIUM_ARGS, assert_accessible, requires_chromium, served
 from tests.onboarding.conftest import Providers, calendars, new_session, seed_app_client
 from webapp.extensions import db, utcnow
 from webapp.models import CalendarState
+from webapp.projects import branding
 
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "status-page.png"
+BRANDED_SCREENSHOT = SCREENSHOT.with_name("choose-page-branded.png")
 
 pytestmark = requires_chromium
 
@@ -118,7 +120,7 @@ def test_deny_then_try_again_in_the_browser(
     assert page.inner_text("h1") == "Access was not granted"
     assert calendars() == []
     page.get_by_role("link", name="Try again").click()
-    page.get_by_role("button", name="Continue with Microsoft").click()
+    page.get_by_role("button", name="Sign in with Microsoft").click()
     page.wait_for_url(f"{providers.microsoft.base}/**")
     consent(page)
     page.wait_for_url(f"{live}/connect/*/done")
@@ -145,3 +147,94 @@ def test_reconnect_in_the_browser_keeps_the_calendar(
     (same,) = calendars()
     assert same.object_id == calendar.object_id
     assert same.refresh_token_issued_at is not None and same.refresh_token_issued_at > calendar.created_at
+
+
+# --- accessibility (axe-core) and the keyboard ------------------------------------------------------
+
+
+BRANDED = {
+    "display_name": "Acme Calendar",
+    "accent_color": "#7b1fa2",
+    "support_url": "https://acme.example/help",
+    "privacy_url": "https://acme.example/privacy",
+    "terms_url": "https://acme.example/terms",
+}
+
+
+@pytest.mark.parametrize("branded", [False, True])
+def test_every_end_user_page_passes_axe(
+    live: str, page: Any, client: FlaskClient, auth: dict[str, str], providers: Providers, project: Any, branded: bool
+) -> None:
+    if branded:
+        branding.set_branding(project=project, changes=BRANDED)
+    _, path = new_session(client, auth, redirect_url="https://app.example.com/done")
+    page.goto(live + path)
+    assert_accessible(page, "choose")
+    page.get_by_role("button", name="Continue with Google").click()
+    page.wait_for_url(f"{providers.google.base}/**")
+    consent(page, allow=False)
+    page.wait_for_url(f"{live}/connect/callback/google*")
+    assert_accessible(page, "failure (access denied)")
+    page.get_by_role("link", name="Try again").click()
+    page.get_by_role("button", name="Sign in with Microsoft").click()
+    consent(page)
+    page.wait_for_url(f"{live}/connect/*/done")
+    assert_accessible(page, "status (connected)")
+    (calendar,) = calendars()
+    calendar.state = CalendarState.DISCONNECTED.value
+    db.session.commit()
+    page.reload()
+    assert_accessible(page, "status (disconnected)")
+    page.goto(live + path)
+    assert page.inner_text("h1") == "This link was already used"
+    assert_accessible(page, "failure (link used)")
+    page.goto(live + "/connect/not-a-real-token")
+    assert_accessible(page, "failure (unknown link)")
+
+
+def test_the_consent_flow_with_the_keyboard_alone(
+    live: str, page: Any, client: FlaskClient, auth: dict[str, str], providers: Providers
+) -> None:
+    """Tab and Enter only: choose Google, pick the account and Allow on the emulator's page, come back."""
+    _, path = new_session(client, auth, redirect_url="https://app.example.com/done")
+    page.goto(live + path)
+
+    def tab_to(predicate: str, limit: int = 25) -> None:
+        for _ in range(limit):
+            page.keyboard.press("Tab")
+            if page.evaluate(f"(() => {{ const el = document.activeElement; return !!el && ({predicate}); }})()"):
+                return
+        raise AssertionError(f"Tab never reached {predicate}")
+
+    tab_to("el.id === 'connect-google'")
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"  # focus is visible
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{providers.google.base}/**")
+    tab_to(f"el.type === 'radio' && el.value === '{ALICE}'")
+    page.keyboard.press("Space")
+    tab_to("(el.tagName === 'BUTTON' || el.type === 'submit') && /allow/i.test(el.innerText || el.value)")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{live}/connect/*/done")
+    assert page.inner_text("h1") == "Your calendar is connected"
+    tab_to("el.id === 'continue'")
+    assert "state=connected" in page.evaluate("document.activeElement.href")
+
+
+def test_branded_choose_page(
+    live: str, page: Any, client: FlaskClient, auth: dict[str, str], project: Any, tmp_path: Path
+) -> None:
+    """The README's picture of a branded choose page (refreshed with UPDATE_SCREENSHOTS=1)."""
+    branding.set_branding(project=project, changes=BRANDED)
+    _, path = new_session(client, auth)
+    page.goto(live + path)
+    assert page.inner_text("#brand-name") == "Acme Calendar"
+    google, microsoft = page.locator("#connect-google"), page.locator("#connect-microsoft")
+    assert google.inner_text() == "Continue with Google" and microsoft.inner_text() == "Sign in with Microsoft"
+    assert google.locator("svg path").count() == 5 and microsoft.locator("svg rect").count() == 4
+    # The accent colour arrived through the stylesheet (no inline style under the CSP).
+    assert (
+        page.evaluate("getComputedStyle(document.querySelector('.brand-header')).borderTopColor") == "rgb(123, 31, 162)"
+    )
+    target = BRANDED_SCREENSHOT if os.environ.get("UPDATE_SCREENSHOTS") else tmp_path / "choose-page-branded.png"
+    page.screenshot(path=str(target), full_page=True)
+    assert target.stat().st_size > 1000

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -24,7 +25,8 @@ from tests.onboarding.conftest import (
 )
 from webapp import crypto
 from webapp.extensions import db
-from webapp.models import CalendarState, ConnectSession
+from webapp.models import CalendarState, CalendarStateChange, ConnectSession
+from webapp.onboarding import flow
 
 GOOGLE_GRANTED = ["openid", "https://www.googleapis.com/auth/userinfo.email", GOOGLE_CAL]
 
@@ -204,3 +206,78 @@ def test_reconnect_with_another_account_is_refused(
     assert "different account" in hop.response.get_data(as_text=True)
     (same,) = calendars()
     assert same.refresh_token_ciphertext == before
+
+
+def _continue_query(html: str) -> dict[str, list[str]]:
+    href = html.split('id="continue"')[0].rsplit('href="', 1)[1].split('"')[0].replace("&amp;", "&")
+    return parse_qs(urlsplit(href).query)
+
+
+@pytest.mark.parametrize("platform", ["google", "microsoft"])
+@pytest.mark.parametrize("door", ["status_page", "calendar_id"])
+def test_a_reconnect_shows_connected_and_continues_with_state_connected(
+    flow_app: Flask, client: FlaskClient, auth: dict[str, str], providers: Providers, platform: str, door: str
+) -> None:
+    """Issue 18: the page right after consent and the Continue link carry the state just achieved."""
+    redirect_url = f"{ALLOWED_ORIGIN}/done"
+    _, path = new_session(client, auth, platform=platform, redirect_url=redirect_url)
+    done_url = connect(client, path).response.headers["Location"]
+    (calendar,) = calendars()
+    calendar.state = CalendarState.DISCONNECTED.value
+    calendar.connection_failure_data = {"error": "revoked", "code": "token_revoked"}
+    db.session.commit()
+    if door == "status_page":
+        again = client.post(f"{path}/reconnect")
+        assert again.status_code == 303
+        new_path = urlsplit(again.headers["Location"]).path
+    else:
+        _, new_path = new_session(client, auth, calendar_id=calendar.object_id, redirect_url=redirect_url)
+    hop = connect(client, new_path)
+    assert hop.response.status_code == 303
+    assert hop.response.headers["Location"] != done_url
+    html = client.get(hop.response.headers["Location"]).get_data(as_text=True)
+    assert "Your calendar is connected" in html and "disconnected" not in html and "Reconnect" not in html
+    query = _continue_query(html)
+    assert query["state"] == ["connected"] and query["calendar_id"] == [calendar.object_id]
+
+    api = client.get(f"/api/v1/calendars/{calendar.object_id}", headers=auth).get_json()
+    assert api["state"] == "connected" and api["connection_failure_data"] is None
+    change = db.session.scalars(
+        db.select(CalendarStateChange).where(CalendarStateChange.calendar_id == calendar.id)
+    ).all()[-1]
+    assert (change.from_state, change.to_state) == ("disconnected", "connected")
+
+
+@pytest.mark.parametrize("reconnect", [False, True])
+def test_the_calendar_and_the_session_completion_commit_together(
+    flow_app: Flask,
+    client: FlaskClient,
+    auth: dict[str, str],
+    providers: Providers,
+    monkeypatch: pytest.MonkeyPatch,
+    reconnect: bool,
+) -> None:
+    """A failure between storing the calendar and completing the session leaves neither behind."""
+    before = None
+    fields: dict[str, Any] = {"platform": "google"}
+    if reconnect:
+        _, path = new_session(client, auth, platform="google")
+        connect(client, path)
+        (calendar,) = calendars()
+        before = calendar.refresh_token_ciphertext
+        fields = {"calendar_id": calendar.object_id}
+    session_id, path = new_session(client, auth, **fields)
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("crash before the commit")
+
+    monkeypatch.setattr(flow, "_complete", broken)
+    provider_url = to_provider(client, path)
+    assert back_from_provider(client, provider_url).response.status_code == 500
+    db.session.rollback()
+    if reconnect:
+        (same,) = calendars()
+        assert same.refresh_token_ciphertext == before
+    else:
+        assert calendars() == []
+    assert session_row(session_id).status != "completed"

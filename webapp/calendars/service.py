@@ -46,10 +46,14 @@ def create_calendar(
     metadata: dict[str, str] | None = None,
     deduplication_key: str | None = None,
     validate: bool = False,
+    commit: bool = True,
 ) -> Calendar:
     """Create a connected calendar with its first sync requested in the same commit.
 
     With *validate*, the provider checks the credentials first and nothing is stored if it refuses.
+    With ``commit=False`` the row is written in the caller's transaction (the consent flow commits it
+    together with its session's completion); after a ``DuplicateDeduplicationKey`` the caller must
+    roll that transaction back.
 
     :raises DuplicateDeduplicationKey: the key already belongs to a calendar of the project
         (decided by the database's unique constraint, so concurrent creates cannot both win).
@@ -87,7 +91,10 @@ def create_calendar(
     # read back.
     row = {**values, **{name: getattr(calendar, name) for name in _CREDENTIAL_COLUMNS}, "metadata": values.pop("meta")}
     try:
-        calendar_id = reads.connection().execute(_INSERT_CALENDAR, row).scalar_one()
+        if commit:
+            calendar_id = reads.connection().execute(_INSERT_CALENDAR, row).scalar_one()
+        else:
+            calendar_id = db.session.execute(_INSERT_CALENDAR, row).scalar_one()
     except IntegrityError as exc:
         if deduplication_key is not None and _is_deduplication_conflict(exc):
             raise DuplicateDeduplicationKey() from None
@@ -105,11 +112,13 @@ def update_calendar(
     refresh_token: str | None = None,
     metadata: dict[str, str] | None = None,
     validate: bool = False,
+    commit: bool = True,
 ) -> Calendar:
     """Apply the given changes (None = unchanged) and request a sync; new credentials are re-encrypted.
 
     A disconnected calendar stays disconnected until that sync succeeds. With *validate*, the
-    provider checks the resulting credentials first and nothing changes if it refuses.
+    provider checks the resulting credentials first and nothing changes if it refuses. With
+    ``commit=False`` the changes are only flushed, for the caller to commit.
 
     :raises CredentialsRejected: *validate* was set and the provider refused the credentials.
     """
@@ -127,7 +136,40 @@ def update_calendar(
     calendar.updated_at = now
     calendar.next_sync_at = now
     calendar.next_attempt_at = None  # new credentials deserve an attempt now, not after a backoff
-    db.session.commit()
+    if commit:
+        db.session.commit()
+    else:
+        db.session.flush()
+    return calendar
+
+
+def reconnect_calendar(
+    *,
+    calendar: Calendar,
+    client_secret: str,
+    refresh_token: str,
+    metadata: dict[str, str] | None = None,
+) -> Calendar:
+    """New credentials from a consent the end user has just given, in the caller's transaction.
+
+    Unlike a PATCH (credentials of unknown worth, ``connected`` only after a sync succeeds), the
+    provider has just issued this refresh token with the calendar scope, as for a created calendar:
+    the calendar is ``connected`` at once, with its state change and ``calendar.state_change``
+    webhooks recorded in the same transaction, so the page and the redirect that follow tell the
+    end user what they achieved. The sync requested with it confirms it (or disconnects again).
+    The caller commits, then calls ``webhooks.enqueue_recorded()``.
+    """
+    from webapp.sync import health  # the sync engine's state rules (imported late: it imports a lot)
+    from webapp.webhooks import service as webhooks
+
+    update_calendar(
+        calendar=calendar, client_secret=client_secret, refresh_token=refresh_token, metadata=metadata, commit=False
+    )
+    if calendar.state != CalendarState.CONNECTED.value:
+        now = utcnow()
+        health.mark_healthy(calendar, now)
+        webhooks.record(calendar, health.STATE_CHANGE, now=now)
+    db.session.flush()
     return calendar
 
 

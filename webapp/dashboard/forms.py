@@ -58,3 +58,22 @@ class OriginForm(BrowserForm):
 
 class WebhookForm(BrowserForm):
     url = URLField("URL", filters=[_strip], validators=[DataRequired(BLANK), _too_long(2048)])
+
+
+class BrandingForm(BrowserForm):
+    """The end-user pages' branding; the rules (https logo, http(s) links, ``#rrggbb``) are the
+    service's (``webapp.projects.branding``), shared with ``flask projects set-branding``."""
+
+    display_name = StringField("Display name", filters=[_strip], validators=[Optional(), _too_long(100)])
+    logo_url = URLField("Logo URL (https)", filters=[_strip], validators=[Optional(), _too_long(2048)])
+    accent_color = StringField("Accent colour (#rrggbb)", filters=[_strip], validators=[Optional()])
+    support_url = URLField("Support URL", filters=[_strip], validators=[Optional(), _too_long(2048)])
+    privacy_url = URLField("Privacy policy URL", filters=[_strip], validators=[Optional(), _too_long(2048)])
+    terms_url = URLField("Terms of service URL", filters=[_strip], validators=[Optional(), _too_long(2048)])
+
+    @classmethod
+    def of(cls, project: Any) -> BrandingForm:
+        """An empty form showing the stored values."""
+        from webapp.projects.branding import as_dict
+
+        return cls(formdata=None, **{k: v or "" for k, v in as_dict(project).items()})

@@ -300,6 +300,20 @@ def failure_groups(project: Project) -> list[tuple[str, int]]:
     return [(code, count) for code, count in rows]
 
 
+def failure_platforms(project: Project) -> dict[str, list[str]]:
+    """For each failure code of the project's disconnected calendars, the platforms it occurs on."""
+    rows = db.session.execute(
+        select(_CODE.label("code"), Calendar.platform)
+        .where(Calendar.project_id == project.id, Calendar.state == CalendarState.DISCONNECTED.value)
+        .group_by(_CODE, Calendar.platform)
+        .order_by(_CODE, Calendar.platform)
+    ).all()
+    platforms: dict[str, list[str]] = {}
+    for code, platform in rows:
+        platforms.setdefault(code, []).append(platform)
+    return platforms
+
+
 def disconnected_with_code(project: Project, code: str, *, after_id: int = 0, limit: int = 200) -> list[Calendar]:
     """A batch of the project's disconnected calendars whose failure code is *code*, in id order."""
     return list(

@@ -10,7 +10,7 @@ from flask_login import current_user, login_user, logout_user
 
 from webapp.calendars import service as calendars
 from webapp.dashboard import accounts, presenters, queries, service
-from webapp.dashboard.forms import ApiKeyForm, LoginForm, OAuthAppForm, OriginForm, WebhookForm
+from webapp.dashboard.forms import ApiKeyForm, BrandingForm, LoginForm, OAuthAppForm, OriginForm, WebhookForm
 from webapp.errors import NotFound
 from webapp.extensions import utcnow
 from webapp.forms import ButtonForm, service_errors_onto
@@ -18,6 +18,7 @@ from webapp.keyset import encode_cursor
 from webapp.models import AdminUser, CalendarState, Platform, Project
 from webapp.observability.dashboard import banner_context, project_backlogs
 from webapp.onboarding import apps, urls
+from webapp.projects import branding
 from webapp.projects import service as projects
 from webapp.webhooks import service as webhooks
 
@@ -163,12 +164,14 @@ def list_calendars(project_id: str) -> ResponseReturnValue:
 def _render_calendar(project: Project, calendar_id: str, **extra: object) -> ResponseReturnValue:
     calendar = queries.calendar_of(project, calendar_id)
     data = calendar.connection_failure_data or None
+    failure = presenters.explain(data.get("code"), calendar.platform, data) if data else None
     return render_template(
         "dashboard/calendar.html",
         project=project,
         calendar=calendar,
         history=queries.history(calendar),
-        failure=presenters.explain(data.get("code"), calendar.platform, data) if data else None,
+        failure=failure,
+        failure_detail=presenters.failure_detail(data.get("error"), failure) if data and failure else None,
         failure_data=data,
         explain=presenters.explain,
         labels=presenters.PLATFORM_LABELS,
@@ -214,7 +217,11 @@ def delete_calendar(project_id: str, calendar_id: str) -> ResponseReturnValue:
 @bp.get("/projects/<project_id>/failures")
 def list_failures(project_id: str) -> ResponseReturnValue:
     project = _project(project_id)
-    groups = [(presenters.explain(code), count) for code, count in queries.failure_groups(project)]
+    platforms = queries.failure_platforms(project)
+    groups = [
+        presenters.failure_group(code, count, platforms.get(code, []))
+        for code, count in queries.failure_groups(project)
+    ]
     return render_template("dashboard/failures.html", project=project, groups=groups)
 
 
@@ -252,6 +259,7 @@ def _render_settings(
         "api_key": ApiKeyForm(formdata=None),
         "origin": OriginForm(formdata=None),
         "webhook": WebhookForm(formdata=None),
+        "branding": BrandingForm.of(project),
         **{f"oauth_{p.value}": OAuthAppForm.of(oauth_apps.get(p.value)) for p in Platform},
         **(forms or {}),
     }
@@ -316,6 +324,18 @@ def set_oauth_app(project_id: str, platform: str) -> ResponseReturnValue:
             flash(f"The {presenters.PLATFORM_LABELS[platform]} OAuth app was saved.")
             return _settings_redirect(project_id, "oauth-apps")
     return _render_settings(project, 400, forms={f"oauth_{platform}": form})
+
+
+@bp.post("/projects/<project_id>/settings/branding")
+def set_branding(project_id: str) -> ResponseReturnValue:
+    project = _project(project_id)
+    form = BrandingForm()
+    if form.validate():
+        with service_errors_onto(form):
+            branding.set_branding(project=project, changes={name: form[name].data for name in branding.FIELDS})
+            flash("The branding was saved.")
+            return _settings_redirect(project_id, "branding")
+    return _render_settings(project, 400, forms={"branding": form})
 
 
 @bp.post("/projects/<project_id>/settings/origins")

@@ -39,6 +39,13 @@ class Project(Model):
     object_id: Mapped[str] = mapped_column(String(32), unique=True, default=lambda: new_object_id("proj_"))
     name: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Branding of the end-user pages (``webapp.projects.branding`` validates every value; None: unset).
+    display_name: Mapped[str | None] = mapped_column(String(100))
+    logo_url: Mapped[str | None] = mapped_column(String(2048))
+    accent_color: Mapped[str | None] = mapped_column(String(7))
+    support_url: Mapped[str | None] = mapped_column(String(2048))
+    privacy_url: Mapped[str | None] = mapped_column(String(2048))
+    terms_url: Mapped[str | None] = mapped_column(String(2048))
 
     api_keys: Mapped[list[ApiKey]] = relationship(back_populates="project", cascade="all, delete-orphan")
 

@@ -22,9 +22,11 @@ from webapp.errors import AppError, DuplicateDeduplicationKey
 from webapp.extensions import db, utcnow
 from webapp.i18n import use_session_locale
 from webapp.models import Calendar, CalendarState, ConnectSession, ConnectStatus, Platform
-from webapp.onboarding import apps, sessions, urls
+from webapp.onboarding import apps, security, sessions, urls
 from webapp.onboarding.apps import AppCredentials
+from webapp.projects.branding import Branding
 from webapp.providers.failures import ProviderFailure
+from webapp.webhooks import service as webhooks
 
 if TYPE_CHECKING:
     from webapp.onboarding.providers import Grant
@@ -41,6 +43,7 @@ SESSION_USED = "session_used"
 SESSION_UNKNOWN = "session_unknown"
 STATE_MISMATCH = "state_mismatch"
 PLATFORM_UNAVAILABLE = "platform_unavailable"
+BRANDING_KEY = "branding"  # flask.g: the Branding of the project whose pages this request shows
 
 
 class ConnectFailure(AppError):
@@ -68,6 +71,17 @@ class ConnectFailure(AppError):
 class Choice:
     connect: ConnectSession
     platforms: list[Platform]
+
+
+def branded(connect: ConnectSession | None) -> ConnectSession | None:
+    """Remember the session's project for this request: its branding dresses every end-user page
+    rendered from here on, failure pages included (``BRANDING_KEY``), and its logo's origin joins
+    the page's ``img-src``."""
+    if connect is not None:
+        brand = Branding.of(connect.project)
+        g.setdefault(BRANDING_KEY, brand)
+        g.setdefault(security.LOGO_ORIGIN_KEY, brand.logo_origin)
+    return connect
 
 
 def open_session(token: str) -> ConnectSession:
@@ -164,17 +178,16 @@ def finish(platform_name: str, state: str | None) -> str:
     try:
         calendar = _store(connect, credentials, grant)
     except ConnectFailure as exc:
+        db.session.rollback()  # nothing of this attempt is kept but its failure
         _fail(connect, exc.code)
         exc.retry_token = token
         raise
-    now = utcnow()
-    connect.status = ConnectStatus.COMPLETED
-    connect.result_calendar_id = calendar.id
-    connect.used_at = now
-    connect.updated_at = now
-    connect.error_code = None
-    connect.account_email = grant.account_email
+    _complete(connect, calendar, grant)
+    # One transaction: the calendar (created or reconnected) and the session's completion commit
+    # together, so a session is never completed without its calendar, nor a calendar stored by a
+    # session that still reads as pending.
     db.session.commit()
+    webhooks.enqueue_recorded()  # a reconnect's state-change webhooks, now committed
     return token
 
 
@@ -210,12 +223,12 @@ def reconnect(token: str) -> str | None:
 
 
 def _bind(connect: ConnectSession | None) -> ConnectSession | None:
-    """Make *connect* the session this request's page is about: its language, and its redirect origin
-    for a failure page opened as a popup (``current_session``)."""
+    """Make *connect* the session this request's page is about: its language, its project's branding,
+    and its redirect origin for a failure page opened as a popup (``current_session``)."""
     if connect is not None:
         g.connect_session = connect
         use_session_locale(connect.locale)
-    return connect
+    return branded(connect)
 
 
 def current_session() -> ConnectSession | None:
@@ -224,8 +237,23 @@ def current_session() -> ConnectSession | None:
     return connect if isinstance(connect, ConnectSession) else None
 
 
+def _complete(connect: ConnectSession, calendar: Calendar, grant: Grant) -> None:
+    """Mark the session completed by *calendar* (not committed: the caller commits it with the calendar)."""
+    now = utcnow()
+    connect.status = ConnectStatus.COMPLETED
+    connect.result_calendar_id = calendar.id
+    connect.used_at = now
+    connect.updated_at = now
+    connect.error_code = None
+    connect.account_email = grant.account_email
+
+
 def _store(connect: ConnectSession, credentials: AppCredentials, grant: Grant) -> Calendar:
-    """Reconnect the named (or deduplication-key) calendar in place, else create a new one."""
+    """Reconnect the named (or deduplication-key) calendar in place, else create a new one.
+
+    Through the calendars service (the API's create), in the current transaction: nothing is
+    committed here (``finish`` commits the calendar with the session's completion).
+    """
     platform = credentials.platform
     target = connect.calendar or _by_deduplication_key(connect)
     if target is None:
@@ -238,9 +266,10 @@ def _store(connect: ConnectSession, credentials: AppCredentials, grant: Grant) -
                 refresh_token=grant.refresh_token,
                 metadata=connect.meta,
                 deduplication_key=connect.deduplication_key,
+                commit=False,
             )
         except DuplicateDeduplicationKey:  # created concurrently by another door: reconnect that one
-            db.session.refresh(connect)
+            db.session.rollback()  # the failed INSERT ends the transaction (nothing else was in it)
             target = _by_deduplication_key(connect)
             if target is None:
                 raise
@@ -250,7 +279,7 @@ def _store(connect: ConnectSession, credentials: AppCredentials, grant: Grant) -
     if previous and grant.account_email and previous.lower() != grant.account_email.lower():
         raise ConnectFailure("account_mismatch", platform=platform.value)
     # The old Google token is not revoked: revoking may kill its siblings (providers.md 1.7).
-    return service.update_calendar(
+    return service.reconnect_calendar(
         calendar=target,
         client_secret=credentials.client_secret,
         refresh_token=grant.refresh_token,

@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from webapp.extensions import utcnow
 from webapp.forms import ButtonForm
 from webapp.models import CalendarState, Platform
 from webapp.onboarding import flow, presenters, urls
+from webapp.projects.branding import ACCENT, Branding
 
 bp = Blueprint("onboarding", __name__, url_prefix=urls.CONNECT_PREFIX)
+
+
+@bp.context_processor
+def branding_context() -> dict[str, Branding | None]:
+    """The project's branding for ``end_user.html`` (None before a session is known)."""
+    return {"branding": g.get(flow.BRANDING_KEY)}
+
+
+@bp.get("/accent/<color>.css")
+def accent_stylesheet(color: str) -> ResponseReturnValue:
+    """The accent colour as CSS custom properties, from the URL's six hex digits and nothing else.
+
+    A same-origin stylesheet keeps the page's CSP (no inline style); the URL names only a colour,
+    so it reveals nothing and is cached for a day."""
+    if not ACCENT.fullmatch(f"#{color}"):
+        abort(404)
+    accent = f"#{color.lower()}"
+    text = Branding("", None, accent, None, None, None).accent_text
+    body = f":root {{ --brand: {accent}; --brand-text: {text}; }}\n"
+    return Response(body, mimetype="text/css", headers={"Cache-Control": "public, max-age=86400"})
 
 
 @bp.get("/callback/<platform>")
@@ -32,7 +53,7 @@ def choose(token: str) -> ResponseReturnValue:
         "onboarding/choose.html",
         form=ButtonForm(),  # one per provider: starts the consent there
         token=token,
-        project_name=choice.connect.project.name,
+        project_name=Branding.of(choice.connect.project).name,
         platforms=[(p.value, presenters.PLATFORM_LABELS[p.value]) for p in choice.platforms],
         expires_at=choice.connect.expires_at,
     )
@@ -61,7 +82,7 @@ def done(token: str) -> ResponseReturnValue:
         "onboarding/status.html",
         form=ButtonForm(),  # Reconnect
         token=token,
-        project_name=connect.project.name,
+        project_name=Branding.of(connect.project).name,
         calendar=calendar,
         account=connect.account_email,
         platform_label=presenters.PLATFORM_LABELS.get(calendar.platform if calendar else "", ""),

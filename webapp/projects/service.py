@@ -28,6 +28,11 @@ def create_project(*, name: str) -> tuple[Project, str]:
     return project, plaintext
 
 
+def list_projects() -> list[Project]:
+    """Every project, oldest first."""
+    return list(db.session.scalars(select(Project).order_by(Project.id)))
+
+
 def get_project(object_id: str) -> Project:
     """:raises NotFound: no project has this id."""
     project = db.session.scalar(select(Project).where(Project.object_id == object_id))
