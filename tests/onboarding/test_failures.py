@@ -192,6 +192,6 @@ def test_platform_without_an_oauth_app(flow_app: Flask, client: FlaskClient, aut
     db.session.commit()
     _, path = new_session(client, auth)
     html = client.get(path).get_data(as_text=True)
-    assert "Continue with Google" in html and "Continue with Microsoft" not in html
+    assert "Continue with Google" in html and "Sign in with Microsoft" not in html
     assert_failure_page(client.post(f"{path}/start/microsoft"), 400, "not set up correctly", retry=True)
     assert_failure_page(client.post(f"{path}/start/yahoo"), 404, "not available", retry=True)

@@ -146,7 +146,8 @@ def test_the_popup_resolves_with_the_calendar(
 ) -> None:
     session_id, path = new_session(client, auth, redirect_url=f"{integrator}/calendar/done")
     popup = open_popup(page, integrator, live + path)
-    popup.get_by_role("button", name=f"Continue with {platform.title()}").click()
+    label = "Continue with Google" if platform == "google" else "Sign in with Microsoft"  # each provider's wording
+    popup.get_by_role("button", name=label).click()
     popup.wait_for_url(f"{providers.of(platform).base}/**")
     with popup.expect_event("close", timeout=30_000):  # the result page posts its message and closes itself
         consent(popup)
