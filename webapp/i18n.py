@@ -45,7 +45,6 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "UTC")
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
     babel.init_app(app, locale_selector=select_locale)
-    app.before_request(_forget_the_previous_page)
     directory = Path(str(app.config["BABEL_TRANSLATION_DIRECTORIES"]).split(";")[0])
     app.extensions["page_locales"] = compiled_locales(directory)
     missing = [lang for lang in SUPPORTED_LOCALES if lang not in app.extensions["page_locales"]]
@@ -64,12 +63,12 @@ def compiled_locales(directory: Path) -> tuple[str, ...]:
     )
 
 
-def _forget_the_previous_page() -> None:
-    """An app context can outlive one request (requests made inside one, a rerun): the language and the
-    connect session chosen for an earlier page must not carry over to this one."""
-    if request.path.startswith(CONNECT_PREFIX + "/"):
-        for name in ("_flask_babel", "connect_locale", "connect_session"):
-            g.pop(name, None)
+def forget_the_page(error: BaseException | None = None) -> None:
+    """At the end of each consent-flow request (the onboarding blueprint's teardown, so no other
+    request pays for it): an app context can outlive one request (requests made inside one), and the
+    language and connect session chosen for this page must not carry over to the next."""
+    for name in ("_flask_babel", "connect_locale", "connect_session"):
+        g.pop(name, None)
 
 
 def select_locale() -> str:

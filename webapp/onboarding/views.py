@@ -7,11 +7,13 @@ from flask.typing import ResponseReturnValue
 
 from webapp.extensions import utcnow
 from webapp.forms import ButtonForm
+from webapp.i18n import forget_the_page
 from webapp.models import CalendarState, Platform
 from webapp.onboarding import flow, presenters, urls
 from webapp.projects.branding import ACCENT, Branding
 
 bp = Blueprint("onboarding", __name__, url_prefix=urls.CONNECT_PREFIX)
+bp.teardown_request(forget_the_page)
 
 
 @bp.context_processor
