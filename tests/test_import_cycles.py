@@ -56,7 +56,18 @@ def _imports(path: Path, name: str, modules: set[str]) -> set[str]:
 
 def import_graph() -> dict[str, set[str]]:
     paths = {_module_name(path): path for path in PACKAGE.rglob("*.py")}
-    return {name: _imports(path, name, set(paths)) for name, path in paths.items()}
+    return {name: _with_packages(name, _imports(path, name, set(paths)), set(paths)) for name, path in paths.items()}
+
+
+def _with_packages(name: str, imported: set[str], modules: set[str]) -> set[str]:
+    """Importing ``a.b.c`` first runs ``a.b``'s ``__init__``: that import counts too (unless *name*
+    is inside ``a.b`` itself, whose ``__init__`` is already running or done)."""
+    own = {".".join(name.split(".")[:n]) for n in range(1, name.count(".") + 2)}
+    packages = set()
+    for target in imported:
+        parts = target.split(".")
+        packages |= {".".join(parts[:n]) for n in range(2, len(parts))} - own
+    return imported | (packages & modules)
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:

@@ -96,6 +96,8 @@ def create_app(config: type[Config] | None = None, *, migrations: bool = True, *
     i18n.init_app(app)  # before the other request hooks: an error page they raise is in the right language
     app.before_request(guards.refuse_nul_bytes)
     csrf.init_app(app)
+    from webapp.api import calendars, connect_sessions, events, openapi, webhooks  # noqa: F401  (routes on api.bp)
+
     api.init_app(app)
     rate_limits.init_app(app)  # after api.init_app: authentication runs first
     error_handlers.register(app)

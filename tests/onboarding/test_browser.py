@@ -220,21 +220,38 @@ def test_the_consent_flow_with_the_keyboard_alone(
     assert "state=connected" in page.evaluate("document.activeElement.href")
 
 
+@pytest.mark.parametrize(
+    ("locale", "picture", "google_label", "microsoft_label"),
+    [
+        ("en", BRANDED_SCREENSHOT.name, "Continue with Google", "Sign in with Microsoft"),
+        ("de", "choose-page-branded-de.png", "Weiter mit Google", "Mit Microsoft anmelden"),
+    ],
+)
 def test_branded_choose_page(
-    live: str, page: Any, client: FlaskClient, auth: dict[str, str], project: Any, tmp_path: Path
+    live: str,
+    page: Any,
+    client: FlaskClient,
+    auth: dict[str, str],
+    project: Any,
+    tmp_path: Path,
+    locale: str,
+    picture: str,
+    google_label: str,
+    microsoft_label: str,
 ) -> None:
-    """The README's picture of a branded choose page (refreshed with UPDATE_SCREENSHOTS=1)."""
+    """The README's pictures of a branded choose page, in two languages (refreshed with UPDATE_SCREENSHOTS=1)."""
     branding.set_branding(project=project, changes=BRANDED)
-    _, path = new_session(client, auth)
+    _, path = new_session(client, auth, locale=locale)
     page.goto(live + path)
     assert page.inner_text("#brand-name") == "Acme Calendar"
+    assert page.get_attribute("html", "lang") == locale
     google, microsoft = page.locator("#connect-google"), page.locator("#connect-microsoft")
-    assert google.inner_text() == "Continue with Google" and microsoft.inner_text() == "Sign in with Microsoft"
+    assert google.inner_text() == google_label and microsoft.inner_text() == microsoft_label
     assert google.locator("svg path").count() == 5 and microsoft.locator("svg rect").count() == 4
     # The accent colour arrived through the stylesheet (no inline style under the CSP).
     assert (
         page.evaluate("getComputedStyle(document.querySelector('.brand-header')).borderTopColor") == "rgb(123, 31, 162)"
     )
-    target = BRANDED_SCREENSHOT if os.environ.get("UPDATE_SCREENSHOTS") else tmp_path / "choose-page-branded.png"
+    target = BRANDED_SCREENSHOT.with_name(picture) if os.environ.get("UPDATE_SCREENSHOTS") else tmp_path / picture
     page.screenshot(path=str(target), full_page=True)
     assert target.stat().st_size > 1000
