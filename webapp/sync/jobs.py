@@ -85,8 +85,9 @@ class HeldLease:
 
     def release_with(self, calendar: Calendar) -> None:
         """Free the lease in *calendar*'s pending UPDATE, if it is still ours; the caller commits,
-        then calls ``released``. The heartbeat stops first, so no renewal follows the release."""
-        self._heartbeat.stop()
+        then calls ``released``. The heartbeat is told to stop first (joined only after the commit):
+        a renewal that lands after the release changes nothing and says nothing."""
+        self._heartbeat.stopping()
         mine = Calendar.lease_token == self.token
         calendar.lease_token = case((mine, None), else_=Calendar.lease_token)
         calendar.lease_expires_at = case((mine, None), else_=Calendar.lease_expires_at)
@@ -118,10 +119,16 @@ class LeaseHeartbeat:
                     expires = utcnow() + timedelta(seconds=self._seconds)
                     renewed = connection.execute(self._statement.values(lease_expires_at=expires)).rowcount
                 if renewed == 0:
-                    log.warning("%s: the lease ran out before it could be renewed", self._thread.name)
+                    if not self._stopped.is_set():  # else the sync released it meanwhile, as it ended
+                        log.warning("%s: the lease ran out before it could be renewed", self._thread.name)
                     return
             except Exception:  # the next renewal tries again; the sync itself reports real trouble
                 log.warning("could not renew a sync lease", exc_info=True)
+
+    def stopping(self) -> None:
+        """Renew no more, without waiting: a renewal under way may be blocked on the row lock of the
+        very transaction that is about to release the lease (joining here would deadlock it)."""
+        self._stopped.set()
 
     def stop(self) -> None:
         self._stopped.set()
