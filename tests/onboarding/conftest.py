@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,6 +15,7 @@ from werkzeug.test import TestResponse
 
 from emulator.servers import RunningEmulators
 from tests.emulation import ALICE, BOB, WORK_TID, Provider, http, query_of
+from tests.live import CHROMIUM, CHROMIUM_ARGS, served
 from webapp.extensions import db
 from webapp.models import Calendar, ConnectSession, Platform, Project
 from webapp.onboarding import apps
@@ -133,3 +135,26 @@ def session_row(object_id: str) -> ConnectSession:
     row = db.session.scalar(db.select(ConnectSession).where(ConnectSession.object_id == object_id))
     assert row is not None
     return row
+
+
+# The browser tests' fixtures (test_browser.py, test_popup.py).
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def live(flow_app: Flask, providers: Providers) -> Iterator[str]:
+    """The service on 127.0.0.1 in a thread; its callback URLs registered with the emulated clients."""
+    with served(flow_app) as base:
+        for provider in (providers.google, providers.microsoft):
+            seed_app_client(provider, [base])
+            provider.settings(auto_approve=False)  # the real consent pages
+        yield base

@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.emulation import ALICE
-from tests.live import CHROMIUM, CHROMIUM_ARGS, assert_accessible, requires_chromium, served
-from tests.onboarding.conftest import Providers, calendars, new_session, seed_app_client
+from tests.live import assert_accessible, requires_chromium
+from tests.onboarding.conftest import Providers, calendars, new_session
 from webapp.extensions import db, utcnow
 from webapp.models import CalendarState
 from webapp.projects import branding
@@ -28,28 +27,6 @@ SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "status-page.png"
 BRANDED_SCREENSHOT = SCREENSHOT.with_name("choose-page-branded.png")
 
 pytestmark = requires_chromium
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture
-def live(flow_app: Flask, providers: Providers) -> Iterator[str]:
-    """The service on 127.0.0.1 in a thread; its callback URLs registered with the emulated clients."""
-    with served(flow_app) as base:
-        for provider in (providers.google, providers.microsoft):
-            seed_app_client(provider, [base])
-            provider.settings(auto_approve=False)  # the real consent pages
-        yield base
 
 
 @pytest.fixture

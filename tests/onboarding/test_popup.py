@@ -17,11 +17,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.live import CHROMIUM, CHROMIUM_ARGS, requires_chromium, served
-from tests.onboarding.conftest import Providers, calendars, new_session, seed_app_client
+from tests.live import requires_chromium
+from tests.onboarding.conftest import Providers, calendars, new_session
 from tests.onboarding.test_browser import consent
 from webapp.models import Project
 from webapp.onboarding import apps
@@ -77,27 +76,6 @@ def integrator_site(service: str) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture
-def live(flow_app: Flask, providers: Providers) -> Iterator[str]:
-    with served(flow_app) as base:
-        for provider in (providers.google, providers.microsoft):
-            seed_app_client(provider, [base])
-            provider.settings(auto_approve=False)  # the real consent pages, in the popup
-        yield base
 
 
 @pytest.fixture
