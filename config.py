@@ -110,7 +110,7 @@ class Config:
 
     APP_ENV = "development"
     SQLALCHEMY_DATABASE_URI: str | None = None
-    # No pool_pre_ping: webapp.pool pings only connections that sat idle (a round trip saved per request).
+    # No pool_pre_ping: webapp.db.pool pings only connections that sat idle (a round trip saved per request).
     SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {}
     SECRET_KEY: str | None = None
     CREDENTIALS_ENCRYPTION_KEYS: list[str] = []

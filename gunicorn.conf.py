@@ -8,7 +8,7 @@
 
 from typing import Any
 
-from webapp.server import die_with_parent
+from webapp.runtime.supervisor import die_with_parent
 
 logger_class = "webapp.observability.gunicorn.Logger"
 accesslog = "-"

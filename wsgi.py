@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from webapp import create_app
-from webapp.celery_app import celery_for
+from webapp.runtime.celery_app import celery_for
 
 app = create_app(migrations=click.get_current_context(silent=True) is not None)
 

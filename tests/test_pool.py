@@ -17,8 +17,8 @@ from sqlalchemy.engine import Engine
 
 from tests.conftest import TEST_DATABASE_URL, requires_postgres
 from tests.live import served
+from webapp.db.pool import ping_idle_connections
 from webapp.extensions import db
-from webapp.pool import ping_idle_connections
 
 
 def _engine(tmp_path: Path, idle_seconds: float) -> tuple[Engine, list[Any]]:

@@ -9,7 +9,6 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from webapp.celery_app import celery_for
 from webapp.extensions import Model, db, utcnow
 from webapp.models import (
     Calendar,
@@ -22,6 +21,7 @@ from webapp.models import (
     WebhookDelivery,
 )
 from webapp.retention import prune
+from webapp.runtime.celery_app import celery_for
 from webapp.webhooks import service as webhooks
 
 

@@ -40,7 +40,7 @@ NOT_LOADED = [
     "webapp.webhooks.delivery",
     "webapp.sync.jobs",
     "webapp.sync.tasks",
-    "webapp.server",
+    "webapp.runtime.supervisor",
 ]
 
 

@@ -69,13 +69,14 @@ def create_app(config: type[Config] | None = None, *, migrations: bool = True, *
     app.config.update(overrides)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.session_interface = CookieSessions()
-    app.extensions["celery_tasks"] = register_tasks  # used when the app's Celery is built (webapp.celery_app)
+    app.extensions["celery_tasks"] = register_tasks  # used when the app's Celery is built (webapp.runtime.celery_app)
 
-    from webapp import api, crypto, error_handlers, guards, i18n, observability, pool, rate_limits, reads
+    from webapp import api, crypto, error_handlers, guards, i18n, observability, rate_limits
     from webapp.cli import register_cli
+    from webapp.db import autocommit, pool
+    from webapp.db.migrations import init_migrations
     from webapp.events import documents  # noqa: F401  (its flush hook keeps calendar_event.api_json current)
     from webapp.extensions import csrf, db
-    from webapp.schema import init_migrations
 
     observability.init_app(app)  # first: logging, and the request id before any other hook runs
     crypto.init_app(app)
@@ -85,8 +86,8 @@ def create_app(config: type[Config] | None = None, *, migrations: bool = True, *
         for engine in db.engines.values():
             pool.ping_idle_connections(engine)
             pool.track_writes(engine)
-    app.teardown_request(reads.release)
-    app.teardown_appcontext(reads.release)
+    app.teardown_request(autocommit.release)
+    app.teardown_appcontext(autocommit.release)
     app.teardown_appcontext(pool.end_session)
     # pool.end_session ends the session (surviving a dead connection): Flask-SQLAlchemy's own
     # teardown would only call the same session.remove() a second time on every request.
@@ -124,7 +125,7 @@ def create_app(config: type[Config] | None = None, *, migrations: bool = True, *
 def register_tasks(celery: Celery) -> None:
     """Every Celery task and periodic job of the service, registered when the app's Celery is built.
 
-    Imported here, not by ``webapp.celery_app``: the task modules import that module to queue work.
+    Imported here, not by ``webapp.runtime.celery_app``: the task modules import that module to queue work.
     Web workers build Celery only if they queue something, so most never load these modules.
     """
     from webapp.push import tasks as push_tasks

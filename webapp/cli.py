@@ -12,12 +12,12 @@ from sqlalchemy import select
 from webapp import crypto
 from webapp.calendars.credentials import write_credentials
 from webapp.cli_output import emit, fail
+from webapp.db.migrations import ensure_schema
 from webapp.errors import AppError
 from webapp.extensions import db
 from webapp.models import Calendar
 from webapp.projects import branding
 from webapp.projects import service as projects
-from webapp.schema import ensure_schema
 
 
 @click.group("projects")
@@ -167,12 +167,12 @@ def rotate(batch_size: int) -> None:
 )
 def serve(host: str, port: int, workers: int, with_worker: bool, worker_concurrency: int | None) -> None:
     """Apply migrations, then serve the app with gunicorn, and run the sync worker and scheduler, supervised."""
-    from webapp import server
     from webapp.observability.processes import prepare_metrics_dir
+    from webapp.runtime import supervisor
 
     try:
-        listener = server.bind(host, port)  # a taken port is refused before anything starts
-    except server.PortInUse as exc:
+        listener = supervisor.bind(host, port)  # a taken port is refused before anything starts
+    except supervisor.PortInUse as exc:
         raise click.ClickException(str(exc)) from None
     ensure_schema()
     _warn_if_keys_do_not_fit()
@@ -182,7 +182,9 @@ def serve(host: str, port: int, workers: int, with_worker: bool, worker_concurre
     db.session.remove()
     db.engine.dispose()  # no pooled connection may cross into the children
     click.echo(f"Serving on http://{host}:{port}", err=True)
-    sys.exit(server.serve(listener, workers=workers, with_worker=with_worker, worker_concurrency=worker_concurrency))
+    sys.exit(
+        supervisor.serve(listener, workers=workers, with_worker=with_worker, worker_concurrency=worker_concurrency)
+    )
 
 
 def _warn_if_keys_do_not_fit() -> None:

@@ -13,12 +13,13 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from webapp import rate_limits, reads
+from webapp import rate_limits
+from webapp.connect.urls import CONNECT_PREFIX
+from webapp.db import autocommit
 from webapp.errors import AppError, FieldErrors, FrameworkError, NonFieldError
 from webapp.extensions import db
 from webapp.i18n import N_
 from webapp.observability.redact import redact_path
-from webapp.onboarding.urls import CONNECT_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ MAX_RERUNS = 2
 
 def rerun_after_disconnect(exc: DBAPIError) -> ResponseReturnValue:
     """A database connection died under the request (a restart, ``pg_terminate_backend``), or while
-    it was being opened: when the request sent nothing but ``SELECT`` (``webapp.pool.track_writes``),
+    it was being opened: when the request sent nothing but ``SELECT`` (``webapp.db.pool.track_writes``),
     nothing of it can have been committed, so it runs again on a fresh connection instead of
     failing. Anything else is a 500."""
     reruns = g.get("db_reruns", 0)
@@ -96,7 +97,7 @@ def rerun_after_disconnect(exc: DBAPIError) -> ResponseReturnValue:
         return render_unexpected(exc)
     g.db_reruns = reruns + 1
     db.session.rollback()
-    reads.release()
+    autocommit.release()
     log.warning("Database connection lost during %s %s; running the request again", request.method, request.path)
     app = current_app
     try:

@@ -14,7 +14,7 @@ from pathlib import Path
 from flask import Flask, current_app, g, has_request_context, request
 from flask_babel import Babel, get_locale, refresh
 
-from webapp.onboarding.urls import CONNECT_PREFIX
+from webapp.connect.urls import CONNECT_PREFIX
 
 
 class Locale(StrEnum):

@@ -8,7 +8,7 @@ from flask import Flask, g
 from flask.testing import FlaskClient
 from sqlalchemy import event
 
-from webapp import reads
+from webapp.db import autocommit
 from webapp.extensions import db
 
 
@@ -40,8 +40,8 @@ def test_read_connection_is_released_after_an_error(app: Flask, client: FlaskCli
 
 def test_reads_run_outside_any_transaction(app: Flask) -> None:
     with app.test_request_context("/"):
-        conn = reads.connection()
-        assert conn is reads.connection()  # one per request
+        conn = autocommit.connection()
+        assert conn is autocommit.connection()  # one per request
         assert conn.get_execution_options()["isolation_level"] == "AUTOCOMMIT"
-        reads.release()
+        autocommit.release()
         assert conn.closed

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import TEST_DATABASE_URL, requires_postgres
 from tests.faults.conftest import APPLICATION_NAME, Service, processes_of, start_service, wait_for
-from webapp import server
+from webapp.runtime import supervisor
 
 
 def test_a_taken_port_is_refused_before_anything_starts(fault_env: dict[str, str], instance: Path) -> None:
@@ -73,14 +73,14 @@ def test_a_child_that_keeps_failing_is_restarted_with_growing_delays(
 ) -> None:
     """A real process that exits at once: restarted after 1 s, then 2 s, then 4 s; never a tight loop."""
     starts = tmp_path / "starts"
-    crasher = server.Child(
+    crasher = supervisor.Child(
         "crasher",
         [sys.executable, "-c", f"open({str(starts)!r}, 'a').write('x'); raise SystemExit(3)"],
         restart=True,
     )
     deadline = time.monotonic() + 6.5
-    with caplog.at_level(logging.INFO, logger="webapp.server"):
-        assert server.supervise([crasher], should_stop=lambda: time.monotonic() > deadline) == 0
+    with caplog.at_level(logging.INFO, logger="webapp.runtime.supervisor"):
+        assert supervisor.supervise([crasher], should_stop=lambda: time.monotonic() > deadline) == 0
     assert starts.read_text() == "xxx"  # at 0 s, ~1.5 s and ~4 s; the next would be at ~8 s
     exits = [r.getMessage() for r in caplog.records if "exited" in r.getMessage()]
     assert exits[:3] == [
@@ -94,11 +94,11 @@ def _pids(lines: list[str]) -> list[str]:
 
 
 def test_restart_delays_double_to_a_minute_and_reset_after_a_stable_run() -> None:
-    child = server.Child("c", ["true"], restart=True)
+    child = supervisor.Child("c", ["true"], restart=True)
     delays = [child.schedule_restart(now=child.started_at) for _ in range(9)]
     assert delays == [1, 2, 4, 8, 16, 32, 60, 60, 60]
     child.started_at = 0.0
-    assert child.schedule_restart(now=server.STABLE_SECONDS + 1) == 1
+    assert child.schedule_restart(now=supervisor.STABLE_SECONDS + 1) == 1
 
 
 @requires_postgres

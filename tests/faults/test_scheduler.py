@@ -20,7 +20,7 @@ from config import PROJECT_ROOT
 from tests.faults.conftest import wait_for
 from webapp.extensions import db, utcnow
 from webapp.models import ServiceLease
-from webapp.scheduler import LEASE_SECONDS, RENEW_SECONDS, hold_lease, release_lease
+from webapp.runtime.scheduler import LEASE_SECONDS, RENEW_SECONDS, hold_lease, release_lease
 
 
 def _sent_by(env: dict[str, str], instance: Path) -> Counter[int]:

@@ -21,7 +21,7 @@ from typing import Any
 from celery import Celery
 
 from config import PROJECT_ROOT
-from webapp.celery_app import CELERY_SETTINGS, embedded_broker_settings
+from webapp.runtime.celery_app import CELERY_SETTINGS, embedded_broker_settings
 
 
 def broker(kind: str, folder: Path) -> dict[str, Any]:

@@ -16,9 +16,9 @@ from werkzeug.test import TestResponse
 from emulator.servers import RunningEmulators
 from tests.emulation import ALICE, BOB, WORK_TID, Provider, http, query_of
 from tests.live import CHROMIUM, CHROMIUM_ARGS, served
+from webapp.connect import apps
 from webapp.extensions import db
 from webapp.models import Calendar, ConnectSession, Platform, Project
-from webapp.onboarding import apps
 
 APP_CLIENT_ID = "onboarding-client.apps.example"
 APP_CLIENT_SECRET = "onb/secret+value"

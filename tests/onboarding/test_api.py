@@ -10,8 +10,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.openapi_responses import openapi_checked
+from webapp.connect import apps
 from webapp.models import Project
-from webapp.onboarding import apps
 
 # Every API answer of these tests is checked against the OpenAPI document.
 pytestmark = pytest.mark.usefixtures(openapi_checked.__name__)

@@ -9,9 +9,10 @@ from flask.testing import FlaskClient
 
 from emulator.servers import service_settings
 from webapp import crypto
+from webapp.connect import apps, sessions
 from webapp.extensions import db
 from webapp.models import OAuthApp, Platform, Project
-from webapp.onboarding import apps, providers, sessions
+from webapp.providers import oauth
 
 
 def test_oauth_apps_set_reads_the_secret_from_stdin(app: Flask, project: Project) -> None:
@@ -101,12 +102,12 @@ def test_microsoft_issuer_is_checked_against_the_tokens_own_tenant() -> None:
     claims = {"tid": tid}
 
     def ok(value: str, tenant: str | None = "common") -> bool:
-        return providers.microsoft_issuer_ok(claims, value, login_base=base, tenant=tenant)
+        return oauth.microsoft_issuer_ok(claims, value, login_base=base, tenant=tenant)
 
     assert ok(f"{base}/{tid}/v2.0")
     assert not ok(f"{base}/{{tenantid}}/v2.0")
     assert not ok(f"{base}/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0")  # a foreign tenant's issuer
     assert not ok(f"https://evil.example.com/{tid}/v2.0")
-    assert not providers.microsoft_issuer_ok({}, f"{base}/{tid}/v2.0", login_base=base, tenant="common")
+    assert not oauth.microsoft_issuer_ok({}, f"{base}/{tid}/v2.0", login_base=base, tenant="common")
     assert ok(f"{base}/{tid}/v2.0", tenant=tid)
     assert not ok(f"{base}/{tid}/v2.0", tenant="11111111-2222-3333-4444-555555555555")

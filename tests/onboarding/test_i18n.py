@@ -37,11 +37,12 @@ from tests.onboarding.conftest import (
     token_of,
 )
 from webapp import create_app, error_handlers
+from webapp.connect import sessions
 from webapp.errors import NotFound
 from webapp.extensions import db, utcnow
 from webapp.i18n import SUPPORTED_LOCALES, TRANSLATIONS
 from webapp.models import CalendarState
-from webapp.onboarding import flow, presenters, sessions, views
+from webapp.onboarding import flow, presenters, views
 from webapp.projects import service as projects
 
 LANGUAGES = [lang for lang in SUPPORTED_LOCALES if lang != "en"]

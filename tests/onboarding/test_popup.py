@@ -22,8 +22,8 @@ from flask.testing import FlaskClient
 from tests.live import requires_chromium
 from tests.onboarding.conftest import Providers, calendars, new_session
 from tests.onboarding.test_browser import consent
+from webapp.connect import apps
 from webapp.models import Project
-from webapp.onboarding import apps
 
 pytestmark = requires_chromium
 

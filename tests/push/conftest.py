@@ -13,9 +13,10 @@ from config import TestConfig, normalize_database_url
 from emulator.servers import RunningEmulators
 from tests.conftest import TEST_DATABASE_URL, _empty_tables, using_postgres
 from tests.live import served
-from webapp import create_app, reads
-from webapp.celery_app import celery_for
+from webapp import create_app
+from webapp.db import autocommit
 from webapp.extensions import db
+from webapp.runtime.celery_app import celery_for
 
 
 @pytest.fixture
@@ -33,7 +34,7 @@ def served_app(_session_app: Flask, emulators: RunningEmulators, tmp_path: Path)
         try:
             yield app
         finally:
-            reads.release()  # a create in this context holds the context's connection until now
+            autocommit.release()  # a create in this context holds the context's connection until now
             db.session.remove()
             if using_postgres():
                 _empty_tables()

@@ -10,9 +10,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import update
 
-from webapp.celery_app import celery_for
 from webapp.extensions import db, utcnow
 from webapp.models import Calendar
+from webapp.runtime.celery_app import celery_for
 from webapp.sync import dispatch, jobs
 from webapp.sync.dispatch import REDISPATCH_AFTER
 
@@ -118,7 +118,7 @@ def test_the_beat_runs_the_dispatcher_itself_and_queues_only_the_syncs(
     app: Flask, make_calendar: Any, monkeypatch: Any
 ) -> None:
     """Queued, the dispatcher's tick waited behind the syncs it had queued, and workers ran dry."""
-    from webapp.scheduler import LeasedScheduler
+    from webapp.runtime.scheduler import LeasedScheduler
 
     calendar = _row(make_calendar()["id"])
     celery = celery_for(app)
@@ -241,7 +241,7 @@ def test_a_request_during_a_sync_and_push_debounce_share_one_clock(app: Flask, m
 
 def test_redis_carries_messages_without_ack_emulation(app: Flask) -> None:
     """The database, not kombu's unacked hash, queues again what a dead worker held (see celery_app)."""
-    from webapp.celery_app import broker_settings
+    from webapp.runtime.celery_app import broker_settings
 
     for url in ("redis://127.0.0.1:6379/0", "rediss://cache.example:6380/1"):
         app.config["CELERY_BROKER_URL"] = url

@@ -9,9 +9,9 @@ from datetime import timedelta
 from flask import Flask
 
 from tests.webhooks.conftest import Receiver, Reply, record_committed
-from webapp.celery_app import celery_for
 from webapp.extensions import db, utcnow
 from webapp.models import Calendar, Project, WebhookDelivery, WebhookEndpoint, WebhookSecret
+from webapp.runtime.celery_app import celery_for
 from webapp.webhooks import delivery, keys, service, signing
 
 STATE_CHANGE = "calendar.state_change"

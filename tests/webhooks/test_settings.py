@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 
 from config import ConfigurationError, load_settings
-from webapp.celery_app import celery_for
+from webapp.runtime.celery_app import celery_for
 from webapp.webhooks import signing
 
 

@@ -8,7 +8,7 @@ from flask.typing import ResponseReturnValue
 from webapp.api import parsing
 from webapp.api.blueprint import bp
 from webapp.api.objects import CONNECT_SESSION, CONNECT_SESSION_CREATE, CONNECT_SESSION_CREATED, CreatedSession
-from webapp.onboarding import sessions, urls
+from webapp.connect import sessions, urls
 from webapp.rate_limits import per_project
 
 

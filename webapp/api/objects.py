@@ -35,6 +35,7 @@ from webapp.api.shapes import (
     timestamp,
     value,
 )
+from webapp.connect import sessions
 from webapp.i18n import Locale
 from webapp.models import (
     TEST_TRIGGER,
@@ -47,7 +48,6 @@ from webapp.models import (
     WebhookDelivery,
     WebhookTrigger,
 )
-from webapp.onboarding import sessions
 from webapp.timestamps import iso
 from webapp.webhooks import ssrf
 

@@ -10,9 +10,9 @@ from urllib.parse import urlencode
 
 from flask import Response, request
 
-from webapp import keyset
+from webapp.db import keyset
+from webapp.db.keyset import Cursor, Page, encode_cursor
 from webapp.errors import BadQuery, InvalidCursor
-from webapp.keyset import Cursor, Page, encode_cursor
 
 _PAGE_SIZE = re.compile(r"[0-9]{1,4}")
 

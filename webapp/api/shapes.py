@@ -30,8 +30,8 @@ from operator import attrgetter
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
+from webapp.db.json_documents import Field, JsonDocument, Kind
 from webapp.errors import FieldErrors, NonFieldError
-from webapp.json_documents import Field, JsonDocument, Kind
 from webapp.timestamps import iso
 
 # ---------------------------------------------------------------------------------------------------

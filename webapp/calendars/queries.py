@@ -7,15 +7,15 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 
-from webapp import reads
 from webapp.api.objects import CALENDAR
+from webapp.db import autocommit
+from webapp.db.keyset import Cursor, HeldTo, KeysetQuery, Page, keyset_query, read_page
 from webapp.errors import NotFound
 from webapp.extensions import db
-from webapp.keyset import Cursor, HeldTo, KeysetQuery, Page, keyset_query, read_page
 from webapp.models import Calendar, ProjectScope
 from webapp.models.ids import is_object_id, storable
 
-# API reads select the row's id (for cursors) and its document, as plain rows (webapp.reads).
+# API reads select the row's id (for cursors) and its document, as plain rows (webapp.db.autocommit).
 # The document is the API's calendar object (``webapp.api.objects.CALENDAR``), rendered by the database.
 DOCUMENT_COLUMNS = (Calendar.id, CALENDAR.document().label("document"))
 
@@ -35,7 +35,7 @@ def get_calendar(*, project: ProjectScope, object_id: str) -> Calendar:
 
 def get_calendar_document(*, project: ProjectScope, object_id: str) -> str:
     """The calendar's API object as JSON text, to show it. :raises NotFound: as ``get_calendar``."""
-    row = reads.first(_CALENDAR_DOCUMENT, _params(project, object_id)) if is_object_id(object_id, "cal_") else None
+    row = autocommit.first(_CALENDAR_DOCUMENT, _params(project, object_id)) if is_object_id(object_id, "cal_") else None
     if row is None:
         raise NotFound("Calendar not found")
     return str(row.document)

@@ -9,8 +9,8 @@ from flask import Flask
 
 from webapp.cli_output import emit, fail
 from webapp.dashboard import accounts
+from webapp.db.migrations import ensure_schema
 from webapp.errors import AppError
-from webapp.schema import ensure_schema
 
 
 def _read_password() -> str:

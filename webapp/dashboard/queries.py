@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal, or_, select
 
-from webapp import keyset
+from webapp.db import keyset
+from webapp.db.keyset import Cursor, Page, keyset_page
 from webapp.errors import NotFound
 from webapp.extensions import db
-from webapp.keyset import Cursor, Page, keyset_page
 from webapp.models import (
     AdminUser,
     ApiKey,

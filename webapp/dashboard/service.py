@@ -7,10 +7,10 @@ import io
 from dataclasses import dataclass
 
 from webapp.calendars import service as calendars
+from webapp.connect import sessions, urls
 from webapp.dashboard import queries
 from webapp.extensions import db
 from webapp.models import Calendar, ConnectRedirectOrigin, Project
-from webapp.onboarding import sessions, urls
 
 
 @dataclass(frozen=True)

@@ -9,15 +9,15 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_user, logout_user
 
 from webapp.calendars import service as calendars
+from webapp.connect import apps, urls
 from webapp.dashboard import accounts, presenters, queries, service
 from webapp.dashboard.forms import ApiKeyForm, BrandingForm, LoginForm, OAuthAppForm, OriginForm, WebhookForm
+from webapp.db.keyset import encode_cursor
 from webapp.errors import NotFound
 from webapp.extensions import utcnow
 from webapp.forms import ButtonForm, service_errors_onto
-from webapp.keyset import encode_cursor
 from webapp.models import AdminUser, CalendarState, Platform, Project
 from webapp.observability.dashboard import banner_context, project_backlogs
-from webapp.onboarding import apps, urls
 from webapp.projects import branding
 from webapp.projects import service as projects
 from webapp.webhooks import service as webhooks

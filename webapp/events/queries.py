@@ -10,11 +10,11 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 
-from webapp import reads
+from webapp.db import autocommit
+from webapp.db.keyset import Cursor, HeldTo, KeysetQuery, Page, keyset_query, read_page
 from webapp.errors import NotFound
 from webapp.events.documents import api_document
 from webapp.extensions import db
-from webapp.keyset import Cursor, HeldTo, KeysetQuery, Page, keyset_query, read_page
 from webapp.models import Calendar, CalendarEvent, ProjectScope
 from webapp.models.ids import is_object_id, storable
 
@@ -117,7 +117,7 @@ _EVENT_DOCUMENT = select(CalendarEvent.id, CalendarEvent.api_json).where(
 def get_event(*, project: ProjectScope, object_id: str) -> Any:
     """The event's row for ``api_texts``. :raises NotFound: unknown id, or one of another project."""
     row = (
-        reads.first(_EVENT_DOCUMENT, {"object_id": object_id, "project_id": project.id})
+        autocommit.first(_EVENT_DOCUMENT, {"object_id": object_id, "project_id": project.id})
         if is_object_id(object_id, "evt_")
         else None
     )

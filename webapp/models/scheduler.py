@@ -11,7 +11,7 @@ from webapp.extensions import Model
 
 
 class ServiceLease(Model):
-    """Held by ``holder`` until ``expires_at``; the holder renews it well before then (webapp.scheduler)."""
+    """Held by ``holder`` until ``expires_at``; the holder renews it well before then (webapp.runtime.scheduler)."""
 
     __tablename__ = "service_lease"
 

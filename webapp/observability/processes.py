@@ -1,7 +1,7 @@
 """What ``flask serve`` gives its children (gunicorn, the Celery worker) for metrics and logs.
 
 One function for the environment (gunicorn reads its own settings from gunicorn.conf.py), so that
-whoever starts the processes (``webapp.server``) needs one call.
+whoever starts the processes (``webapp.runtime.supervisor``) needs one call.
 """
 
 from __future__ import annotations

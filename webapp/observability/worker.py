@@ -8,7 +8,7 @@ monotonic across restarts, as Prometheus expects.
 ``install`` connects Celery's signals once per process (``celery_app`` calls it when it builds the
 Celery app). The worker writes the ``worker`` heartbeat from a daemon thread started when it is
 ready; the ``scheduler`` heartbeat is written by the beat that holds the scheduler lease
-(``webapp.scheduler``), also when it is embedded in the worker with ``--beat``.
+(``webapp.runtime.scheduler``), also when it is embedded in the worker with ``--beat``.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def install(app: Flask) -> None:
         with app.app_context():
             db.engine.dispose(close=False)
         # The scheduler's heartbeat is written by the beat that holds the scheduler lease, at each
-        # renewal (webapp.scheduler): a standby beat is alive but schedules nothing.
+        # renewal (webapp.runtime.scheduler): a standby beat is alive but schedules nothing.
 
     def task_prerun(task_id: str | None = None, task: Any = None, **_: Any) -> None:
         context = logs.bind(task=getattr(task, "name", None))

@@ -1,4 +1,6 @@
-"""The onboarding flow: connect sessions, per-project OAuth apps and the browser consent pages.
+"""The browser consent pages: an end user picks a provider, consents, and the calendar is created
+or reconnected through ``webapp.calendars.service``.
 
-The calendar row itself is only ever written by ``webapp.calendars.service``.
+The connect sessions and OAuth apps these pages use are ``webapp.connect``; the Authlib clients
+are ``webapp.providers.oauth``.
 """

@@ -8,11 +8,11 @@ import click
 from flask import Flask, current_app
 
 from webapp.cli_output import emit, fail
+from webapp.connect import apps, urls
+from webapp.db.migrations import ensure_schema
 from webapp.errors import AppError
 from webapp.models import Platform
-from webapp.onboarding import apps, urls
 from webapp.projects import service as projects
-from webapp.schema import ensure_schema
 
 
 @click.group("oauth-apps")

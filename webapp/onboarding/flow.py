@@ -18,18 +18,19 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select, update
 
 from webapp.calendars import service
+from webapp.connect import apps, sessions, urls
+from webapp.connect.apps import AppCredentials
 from webapp.errors import AppError, DuplicateDeduplicationKey
 from webapp.extensions import db, utcnow
 from webapp.i18n import use_session_locale
 from webapp.models import Calendar, CalendarState, ConnectSession, ConnectStatus, Platform
-from webapp.onboarding import apps, security, sessions, urls
-from webapp.onboarding.apps import AppCredentials
+from webapp.onboarding import security
 from webapp.projects.branding import Branding
 from webapp.providers.failures import ProviderFailure
 from webapp.webhooks import service as webhooks
 
 if TYPE_CHECKING:
-    from webapp.onboarding.providers import Grant
+    from webapp.providers.oauth import Grant
 
 log = logging.getLogger(__name__)
 
@@ -129,9 +130,9 @@ def start(token: str, platform_name: str) -> ResponseReturnValue:
     remembered = dict(session.get(STATES_KEY) or {})
     remembered[state] = token
     session[STATES_KEY] = dict(list(remembered.items())[-MAX_REMEMBERED_STATES:])
-    from webapp.onboarding import providers  # Authlib: imported by the consent flow only (see _oauth)
+    from webapp.providers import oauth  # Authlib: imported by the consent flow only (see _oauth)
 
-    return providers.authorize_redirect(
+    return oauth.authorize_redirect(
         credentials, redirect_uri=urls.callback_url(platform.value), state=state, login_hint=_login_hint(connect)
     )
 
@@ -165,10 +166,10 @@ def finish(platform_name: str, state: str | None) -> str:
         raise ConnectFailure("client_misconfigured", platform=platform_name, retry_token=token)
     from authlib.integrations.base_client import MismatchingStateError
 
-    from webapp.onboarding import providers
+    from webapp.providers import oauth
 
     try:
-        grant = providers.finish_authorization(credentials)
+        grant = oauth.finish_authorization(credentials)
     except ProviderFailure as exc:
         _fail(connect, exc.failure.code)
         raise ConnectFailure(exc.failure.code, platform=platform_name, retry_token=token) from None

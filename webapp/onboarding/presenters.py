@@ -10,9 +10,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask_babel import format_datetime, format_timedelta, gettext
 
+from webapp.connect import apps
 from webapp.i18n import N_
 from webapp.models import ConnectSession
-from webapp.onboarding import apps
 
 PLATFORM_LABELS = {"google": "Google", "microsoft": "Microsoft"}
 

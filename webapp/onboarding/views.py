@@ -5,11 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from webapp.connect import urls
 from webapp.extensions import utcnow
 from webapp.forms import ButtonForm
 from webapp.i18n import forget_the_page
 from webapp.models import CalendarState, Platform
-from webapp.onboarding import flow, presenters, urls
+from webapp.onboarding import flow, presenters
 from webapp.projects.branding import ACCENT, Branding
 
 bp = Blueprint("onboarding", __name__, url_prefix=urls.CONNECT_PREFIX)

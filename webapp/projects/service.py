@@ -6,7 +6,7 @@ import secrets
 
 from sqlalchemy import bindparam, select
 
-from webapp import reads
+from webapp.db import autocommit
 from webapp.errors import NotFound
 from webapp.extensions import db, utcnow
 from webapp.models import ApiKey, Project, ProjectRef
@@ -69,5 +69,5 @@ _PROJECT_BY_KEY_HASH = (
 
 def project_for_key(plaintext: str) -> ProjectRef | None:
     """The project of a live key, by its hash (one indexed query, read outside any transaction)."""
-    row = reads.first(_PROJECT_BY_KEY_HASH, {"key_hash": ApiKey.hash_key(plaintext)})
+    row = autocommit.first(_PROJECT_BY_KEY_HASH, {"key_hash": ApiKey.hash_key(plaintext)})
     return ProjectRef(row.id, row.object_id) if row is not None else None

@@ -1,4 +1,5 @@
-"""Provider clients, one per platform, built per sync with the caller's HTTP session."""
+"""Provider clients, one per platform, built per sync with the caller's HTTP session; the consent
+flow's Authlib clients are ``oauth``; the failure taxonomy both share is ``failures``."""
 
 from __future__ import annotations
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from celery import Celery
 
-from webapp.celery_app import enqueue
 from webapp.extensions import utcnow
+from webapp.runtime.celery_app import enqueue
 from webapp.sync import dispatch
 
 # How often due syncs are looked for (webapp.sync.dispatch): the most a request waits.
@@ -13,7 +13,7 @@ DISPATCH_SECONDS = 1.0
 
 # Every periodic job in one place.
 BEAT_SCHEDULE = {
-    # Run by the beat itself (webapp.scheduler), never behind the syncs it queues; under another
+    # Run by the beat itself (webapp.runtime.scheduler), never behind the syncs it queues; under another
     # scheduler, a tick still queued after 10 s (workers busy) is dropped: a later tick does the same.
     "sync-due-calendars": {
         "task": "sync.dispatch_due",

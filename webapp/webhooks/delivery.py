@@ -15,7 +15,6 @@ from flask import current_app
 from sqlalchemy import ColumnElement, or_, select, update
 
 from webapp.backoff import backoff_delay
-from webapp.celery_app import enqueue
 from webapp.extensions import db
 from webapp.models import (
     TEST_TRIGGER,
@@ -26,6 +25,7 @@ from webapp.models import (
     WebhookEndpoint,
 )
 from webapp.observability.metrics import record_webhook_attempt
+from webapp.runtime.celery_app import enqueue
 from webapp.webhooks import keys, signing, ssrf
 
 log = logging.getLogger(__name__)

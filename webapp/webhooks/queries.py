@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from webapp.keyset import Cursor, Page, keyset_page
+from webapp.db.keyset import Cursor, Page, keyset_page
 from webapp.models import Calendar, ProjectScope, WebhookDelivery, WebhookEndpoint
 from webapp.models.ids import storable
 from webapp.projects.scoped import one_of_project

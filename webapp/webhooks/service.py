@@ -12,7 +12,6 @@ from datetime import datetime
 from flask import current_app
 from sqlalchemy import inspect, select
 
-from webapp.celery_app import enqueue
 from webapp.errors import FieldErrors
 from webapp.extensions import db, utcnow
 from webapp.models import (
@@ -25,6 +24,7 @@ from webapp.models import (
     WebhookEndpoint,
     WebhookTrigger,
 )
+from webapp.runtime.celery_app import enqueue
 from webapp.webhooks import keys, payloads, ssrf
 
 # Outbox rows added in this session and not yet handed to Celery (see ``enqueue_recorded``).

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from celery import Celery
 
-from webapp.celery_app import enqueue
 from webapp.extensions import utcnow
+from webapp.runtime.celery_app import enqueue
 
 # Merged into ``celery.conf.beat_schedule`` when the Celery app is built (``celery_app.celery_for``).
 BEAT_SCHEDULE = {

@@ -146,7 +146,7 @@ def gunicorn(listener: socket.socket, workers: int) -> Child:
 
 
 def celery_worker(concurrency: int | None) -> Child:
-    """A thread pool of SYNC_CONCURRENCY threads (webapp.celery_app), unless *concurrency* says otherwise."""
+    """A thread pool of SYNC_CONCURRENCY threads (webapp.runtime.celery_app), unless *concurrency* says otherwise."""
     command = [
         sys.executable, "-m", "celery", "-A", "wsgi:celery_app", "worker", "--loglevel", "INFO",
         "--without-gossip", "--without-mingle",
@@ -157,7 +157,7 @@ def celery_worker(concurrency: int | None) -> Child:
 
 
 def celery_beat() -> Child:
-    """The scheduler; it sends periodic work only while it holds the database lease (webapp.scheduler)."""
+    """The scheduler; it sends periodic work only while it holds the database lease (webapp.runtime.scheduler)."""
     command = [sys.executable, "-m", "celery", "-A", "wsgi:celery_app", "beat", "--loglevel", "INFO"]
     return Child("celery beat", command, restart=True)
 

@@ -17,7 +17,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal, _TraverseInternalsType
 
-from webapp import reads
+from webapp.db import autocommit
 from webapp.extensions import db
 
 T = TypeVar("T")
@@ -210,7 +210,7 @@ def read_page(
     plain_rows: bool = True,
 ) -> Page[T]:
     """One page; rows inserted meanwhile never shift it. Plain rows are read outside the session
-    (``webapp.reads``, cheaper); otherwise the session loads ORM objects."""
+    (``webapp.db.autocommit``, cheaper); otherwise the session loads ORM objects."""
     towards_end = cursor is None or not cursor.reverse
     bound = {**params, "page_limit": page_size + 1}
     if cursor is None:
@@ -218,7 +218,7 @@ def read_page(
     else:
         statement = statements.after if towards_end else statements.before
         bound.update(cursor_value=cursor.value, cursor_id=cursor.id)
-    rows: list[Any] = reads.rows(statement, bound) if plain_rows else list(db.session.scalars(statement, bound))
+    rows: list[Any] = autocommit.rows(statement, bound) if plain_rows else list(db.session.scalars(statement, bound))
     has_more = len(rows) > page_size
     rows = rows[:page_size]
     if not towards_end:

@@ -18,8 +18,8 @@ from flask import current_app, g, request
 from flask.typing import ResponseReturnValue
 from joserfc.errors import JoseError
 
+from webapp.connect.apps import AppCredentials
 from webapp.models import Platform
-from webapp.onboarding.apps import AppCredentials
 from webapp.providers.failures import (
     Failure,
     ProviderFailure,

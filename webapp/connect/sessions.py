@@ -8,11 +8,11 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import select
 
+from webapp.connect import apps
 from webapp.errors import FieldErrors, NotFound
 from webapp.extensions import db, utcnow
 from webapp.i18n import N_
 from webapp.models import Calendar, ConnectSession, ConnectStatus, Platform, ProjectScope
-from webapp.onboarding import apps
 
 REDIRECT_URL_NOT_ALLOWED = "Must be an absolute http(s) URL on one of the project's allowed redirect origins."
 CALENDAR_NOT_FOUND = "No calendar with this id in this project."

@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 
 def broker_settings(app: Flask) -> dict[str, Any]:
-    """``CELERY_BROKER_URL`` when set; otherwise the embedded broker (``webapp.embedded_broker``)."""
+    """``CELERY_BROKER_URL`` when set; otherwise the embedded broker (``webapp.runtime.embedded_broker``)."""
     url = app.config.get("CELERY_BROKER_URL")
     if url:
         settings: dict[str, Any] = {"broker_url": url}
@@ -41,7 +41,7 @@ def embedded_broker_settings(instance_path: Path) -> dict[str, Any]:
     instance_path.mkdir(parents=True, exist_ok=True)
     return {
         "broker_url": f"sqlite:///{instance_path / 'broker.sqlite'}",
-        "broker_transport": "webapp.embedded_broker:Transport",
+        "broker_transport": "webapp.runtime.embedded_broker:Transport",
         # Seconds between looks at an empty queue: the most a queued task waits before it starts.
         "broker_transport_options": {"polling_interval": 0.2},
     }
@@ -59,9 +59,9 @@ CELERY_SETTINGS: dict[str, Any] = {
     "timezone": "UTC",
     # Syncs and deliveries mostly wait on the network: threads give cheap concurrency (SYNC_CONCURRENCY).
     "worker_pool": "threads",
-    # The beat keeps its schedule in memory (webapp.scheduler): every job is a short interval, and
+    # The beat keeps its schedule in memory (webapp.runtime.scheduler): every job is a short interval, and
     # no file is shared by two beats that start by mistake.
-    "beat_scheduler": "webapp.scheduler:LeasedScheduler",
+    "beat_scheduler": "webapp.runtime.scheduler:LeasedScheduler",
 }
 
 _building = threading.Lock()
@@ -91,7 +91,7 @@ def _build(app: Flask) -> Celery:
     celery = Celery(app.import_name, task_cls=FlaskTask)
     celery.conf.update(CELERY_SETTINGS, worker_concurrency=app.config["SYNC_CONCURRENCY"], **broker_settings(app))
     celery.conf.update(app.config.get("CELERY", {}))
-    celery.flask_app = app  # the beat's scheduler (webapp.scheduler) reaches the database through it
+    celery.flask_app = app  # the beat's scheduler (webapp.runtime.scheduler) reaches the database through it
     celery.set_default()
     # The tasks come from the composition root (``webapp.register_tasks``, given by ``create_app``):
     # the task modules import this one to queue work, so it must not import them.
