@@ -10,7 +10,6 @@ from flask.testing import FlaskClient
 
 from webapp.extensions import utcnow
 from webapp.models import HeartbeatKind, Project
-from webapp.observability.dashboard import humanize
 from webapp.observability.heartbeats import record_heartbeat
 
 
@@ -71,9 +70,3 @@ def test_the_overview_shows_the_project_backlogs(dash: FlaskClient, project: Pro
     html = dash.get(f"/dashboard/projects/{project.object_id}/").get_data(as_text=True)
     assert '<span id="sync-backlog">2</span> requested' in html
     assert '<span id="webhook-backlog">0</span> webhook' in html
-
-
-def test_humanized_ages() -> None:
-    assert [humanize(s) for s in (1, 45, 89, 90, 180, 3600, 7200, 200000)] == [
-        "1 second", "45 seconds", "89 seconds", "2 minutes", "3 minutes", "60 minutes", "2 hours", "2 days",
-    ]  # fmt: skip

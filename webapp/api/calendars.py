@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from flask import Response, g, request
@@ -17,8 +18,8 @@ from webapp.models import CalendarState, Platform
 from webapp.rate_limits import per_project
 
 CALENDARS_PAGE_SIZE = 25
-STATES = [s.value for s in CalendarState]
-PLATFORMS = [p.value for p in Platform]
+STATES = list(CalendarState)
+PLATFORMS = list(Platform)
 
 
 @bp.post("/calendars")
@@ -76,7 +77,7 @@ def _validate_requested() -> bool:
     return request.args.get("validate", "").lower() in ("true", "1")
 
 
-def _choice(name: str, allowed: list[str]) -> str | None:
+def _choice(name: str, allowed: Sequence[str]) -> str | None:
     """An optional enumerated filter. :raises BadQuery: a value outside *allowed*."""
     value = request.args.get(name)
     if value is not None and value not in allowed:

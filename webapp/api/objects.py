@@ -135,7 +135,7 @@ CALENDAR_EVENT = ApiObject(
 
 # --- Webhooks ----------------------------------------------------------------------------------------
 
-TRIGGERS = [t.value for t in WebhookTrigger]
+TRIGGERS = list(WebhookTrigger)
 
 WEBHOOK = ApiObject(
     "Webhook",
@@ -180,7 +180,7 @@ WEBHOOK_ATTEMPT = ApiObject(
 
 
 def _next_attempt_at(delivery: WebhookDelivery) -> str | None:
-    return iso(delivery.next_attempt_at) if delivery.status == DeliveryStatus.PENDING.value else None
+    return iso(delivery.next_attempt_at) if delivery.status == DeliveryStatus.PENDING else None
 
 
 WEBHOOK_DELIVERY = ApiObject(

@@ -62,7 +62,7 @@ def delete_webhook(object_id: str) -> ResponseReturnValue:
 def list_webhook_deliveries(object_id: str) -> ResponseReturnValue:
     endpoint = queries.get_endpoint(project=g.project, object_id=object_id)
     status = request.args.get("status")
-    allowed = [s.value for s in DeliveryStatus]
+    allowed = list(DeliveryStatus)
     if status is not None and status not in allowed:
         raise BadQuery(f"Invalid status. Allowed values: {', '.join(allowed)}")
     page = queries.list_deliveries(

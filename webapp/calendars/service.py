@@ -166,7 +166,7 @@ def reconnect_calendar(
     update_calendar(
         calendar=calendar, client_secret=client_secret, refresh_token=refresh_token, metadata=metadata, commit=False
     )
-    if calendar.state != CalendarState.CONNECTED.value:
+    if calendar.state != CalendarState.CONNECTED:
         now = utcnow()
         health.mark_healthy(calendar, now)
         webhooks.record(calendar, health.STATE_CHANGE, now=now)

@@ -46,7 +46,7 @@ def set_oauth_app(
     app = oauth_app_of(project, platform)
     now = utcnow()
     if app is None:
-        app = OAuthApp(project_id=project.id, platform=platform.value, created_at=now)
+        app = OAuthApp(project_id=project.id, platform=platform, created_at=now)
         db.session.add(app)
     app.client_id = client_id
     app.client_secret_ciphertext = crypto.encrypt(client_secret)
@@ -57,9 +57,7 @@ def set_oauth_app(
 
 
 def oauth_app_of(project: ProjectScope, platform: Platform) -> OAuthApp | None:
-    return db.session.scalar(
-        select(OAuthApp).where(OAuthApp.project_id == project.id, OAuthApp.platform == platform.value)
-    )
+    return db.session.scalar(select(OAuthApp).where(OAuthApp.project_id == project.id, OAuthApp.platform == platform))
 
 
 def credentials_for(project: ProjectScope, platform: Platform) -> AppCredentials | None:
@@ -68,7 +66,7 @@ def credentials_for(project: ProjectScope, platform: Platform) -> AppCredentials
     if app is not None:
         return AppCredentials(platform, app.client_id, crypto.decrypt(app.client_secret_ciphertext), app.tenant)
     config = current_app.config
-    prefix = platform.value.upper()
+    prefix = platform.upper()
     client_id = str(config.get(f"{prefix}_CLIENT_ID") or "").strip()
     client_secret = str(config.get(f"{prefix}_CLIENT_SECRET") or "").strip()
     if not client_id or not client_secret:
@@ -85,7 +83,7 @@ def available_platforms(project: ProjectScope) -> list[Platform]:
 
 
 def _has_default(platform: Platform) -> bool:
-    prefix = platform.value.upper()
+    prefix = platform.upper()
     config = current_app.config
     return bool(str(config.get(f"{prefix}_CLIENT_ID") or "").strip()) and bool(
         str(config.get(f"{prefix}_CLIENT_SECRET") or "").strip()

@@ -41,7 +41,7 @@ def create_session(
         )
         if calendar is None:
             errors["calendar_id"] = [CALENDAR_NOT_FOUND]
-        elif platform is not None and platform.value != calendar.platform:
+        elif platform is not None and platform != calendar.platform:
             errors["platform"] = [f'Must be "{calendar.platform}", the platform of the calendar to reconnect.']
     if redirect_url is not None and not apps.redirect_allowed(project, redirect_url):
         errors["redirect_url"] = [REDIRECT_URL_NOT_ALLOWED]
@@ -49,7 +49,7 @@ def create_session(
         raise FieldErrors(errors)
     return _new_session(
         project=project,
-        platform=calendar.platform if calendar is not None else (platform.value if platform else None),
+        platform=calendar.platform if calendar is not None else (platform if platform else None),
         calendar=calendar,
         deduplication_key=deduplication_key,
         metadata=metadata,
@@ -96,7 +96,7 @@ def _new_session(
         meta=metadata,
         redirect_url=redirect_url,
         locale=locale,
-        status=ConnectStatus.PENDING.value,
+        status=ConnectStatus.PENDING,
         expires_at=now + timedelta(seconds=ttl),
         created_at=now,
         updated_at=now,
@@ -132,16 +132,16 @@ def by_state(state: str) -> ConnectSession | None:
 
 def effective_status(connect: ConnectSession, now: datetime | None = None) -> str:
     """The stored status, or ``expired`` once an unfinished session is past its time."""
-    if connect.status in (ConnectStatus.PENDING.value, ConnectStatus.FAILED.value):
+    if connect.status in (ConnectStatus.PENDING, ConnectStatus.FAILED):
         if (now or utcnow()) >= connect.expires_at:
-            return ConnectStatus.EXPIRED.value
+            return ConnectStatus.EXPIRED
     return connect.status
 
 
 def expire_if_due(connect: ConnectSession) -> bool:
     """Store ``expired`` on an unfinished session past its time; True when it is expired."""
-    if effective_status(connect) == ConnectStatus.EXPIRED.value:
-        if connect.status != ConnectStatus.EXPIRED.value:
+    if effective_status(connect) == ConnectStatus.EXPIRED:
+        if connect.status != ConnectStatus.EXPIRED:
             connect.status = ConnectStatus.EXPIRED
             connect.updated_at = utcnow()
             db.session.commit()

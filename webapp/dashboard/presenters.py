@@ -9,24 +9,10 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from webapp.providers.failures import TAXONOMY
-from webapp.timestamps import iso
+from webapp.timestamps import iso, relative_time
 
 ACTORS = {"end_user": "End user", "integrator": "Integrator (you)", "none": "Nobody (retried automatically)"}
 PLATFORM_LABELS = {"google": "Google", "microsoft": "Microsoft"}
-
-
-def relative(moment: datetime, now: datetime | None = None) -> str:
-    """``just now``, ``5 minutes ago``, ``in 3 hours``."""
-    seconds = int(((now or datetime.now(UTC)) - moment).total_seconds())
-    future, seconds = seconds < 0, abs(seconds)
-    if seconds < 60:
-        return "just now"
-    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
-        if seconds >= size:
-            count = seconds // size
-            text = f"{count} {unit}{'s' if count != 1 else ''}"
-            return f"in {text}" if future else f"{text} ago"
-    return "just now"  # pragma: no cover
 
 
 def exact(moment: datetime) -> str:
@@ -42,7 +28,7 @@ def time_tag(moment: datetime | str | None, empty: str = "never") -> Markup:
             return Markup(escape(moment))
     if moment is None:
         return Markup('<span class="muted">{}</span>').format(empty)
-    return Markup('<time datetime="{}" title="{}">{}</time>').format(iso(moment), exact(moment), relative(moment))
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(iso(moment), exact(moment), relative_time(moment))
 
 
 @dataclass(frozen=True)

@@ -104,7 +104,7 @@ def overview(project: Project, *, now: datetime, stale_hours: int) -> Overview:
         .group_by(Calendar.platform, Calendar.state)
     ).all()
     counts: dict[tuple[str, str], int] = {(p, s): n for p, s, n in rows}
-    platforms = [p.value for p in Platform] + sorted({p for p, _ in counts} - {p.value for p in Platform})
+    platforms = list(Platform) + sorted({p for p, _ in counts} - set(Platform))
     per_platform = [
         PlatformCounts(
             p,
@@ -304,7 +304,7 @@ def failure_platforms(project: Project) -> dict[str, list[str]]:
     """For each failure code of the project's disconnected calendars, the platforms it occurs on."""
     rows = db.session.execute(
         select(_CODE.label("code"), Calendar.platform)
-        .where(Calendar.project_id == project.id, Calendar.state == CalendarState.DISCONNECTED.value)
+        .where(Calendar.project_id == project.id, Calendar.state == CalendarState.DISCONNECTED)
         .group_by(_CODE, Calendar.platform)
         .order_by(_CODE, Calendar.platform)
     ).all()

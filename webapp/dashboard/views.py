@@ -156,7 +156,7 @@ def list_calendars(project_id: str) -> ResponseReturnValue:
         filters=filters,
         links=links,
         args=kept,
-        platforms=[p.value for p in Platform],
+        platforms=list(Platform),
         labels=presenters.PLATFORM_LABELS,
     )
 
@@ -260,7 +260,7 @@ def _render_settings(
         "origin": OriginForm(formdata=None),
         "webhook": WebhookForm(formdata=None),
         "branding": BrandingForm.of(project),
-        **{f"oauth_{p.value}": OAuthAppForm.of(oauth_apps.get(p.value)) for p in Platform},
+        **{f"oauth_{p}": OAuthAppForm.of(oauth_apps.get(p)) for p in Platform},
         **(forms or {}),
     }
     page = render_template(
@@ -269,9 +269,9 @@ def _render_settings(
         forms=page_forms,
         api_keys=queries.api_keys(project),
         oauth_apps=oauth_apps,
-        platforms=[p.value for p in Platform],
+        platforms=list(Platform),
         labels=presenters.PLATFORM_LABELS,
-        redirect_uris={p.value: urls.callback_url(p.value) for p in Platform},
+        redirect_uris={p: urls.callback_url(p) for p in Platform},
         origins=queries.redirect_origins(project),
         endpoints=queries.webhook_endpoints(project),
         **extra,

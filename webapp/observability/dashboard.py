@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_login import current_user
@@ -11,18 +11,9 @@ from flask_login import current_user
 from webapp.extensions import utcnow
 from webapp.models import HeartbeatKind, Project
 from webapp.observability import status
+from webapp.timestamps import relative_time
 
 _NAMES: dict[str, str] = {HeartbeatKind.WORKER: "worker", HeartbeatKind.SCHEDULER: "scheduler"}
-
-
-def humanize(seconds: float) -> str:
-    """``45 seconds``, ``3 minutes``, ``2 hours``, ``4 days``."""
-    for unit, size, up_to in (("second", 1, 90), ("minute", 60, 90 * 60), ("hour", 3600, 48 * 3600)):
-        if seconds < up_to:
-            count = max(1, round(seconds / size)) if unit != "second" else round(seconds)
-            return f"{count} {unit}{'' if count == 1 else 's'}"
-    days = round(seconds / 86400)
-    return f"{days} day{'' if days == 1 else 's'}"
 
 
 def stale_messages(now: datetime) -> list[str]:
@@ -32,7 +23,9 @@ def stale_messages(now: datetime) -> list[str]:
     for kind, age in status.heartbeat_ages(now).items():
         if age is not None and age <= limit:
             continue
-        seen = "has never reported" if age is None else f"was last seen {humanize(age)} ago"
+        seen = (
+            "has never reported" if age is None else f"was last seen {relative_time(now - timedelta(seconds=age), now)}"
+        )
         messages.append(f"Syncs and webhooks are not running: the {_NAMES[kind]} {seen}.")
     return messages
 

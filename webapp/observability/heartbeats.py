@@ -60,14 +60,14 @@ def start_heartbeat(app: Flask, kind: HeartbeatKind, interval: float = HEARTBEAT
                 with app.app_context():
                     record_heartbeat(kind, instance)
                 if failing:
-                    log.info("%s heartbeat written again", kind.value)
+                    log.info("%s heartbeat written again", kind)
                 failing = False
             except Exception as exc:  # the database may be down for a while: say so once, keep trying
                 if not failing:
-                    log.warning("%s heartbeat could not be written: %s", kind.value, type(exc).__name__)
+                    log.warning("%s heartbeat could not be written: %s", kind, type(exc).__name__)
                 failing = True
             if stop.wait(interval):
                 return
 
-    threading.Thread(target=beat, name=f"{kind.value}-heartbeat", daemon=True).start()
+    threading.Thread(target=beat, name=f"{kind}-heartbeat", daemon=True).start()
     return stop

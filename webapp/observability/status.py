@@ -68,7 +68,7 @@ def heartbeat_ages(now: datetime) -> dict[str, float | None]:
     """Seconds since the newest heartbeat of each kind (None: never seen)."""
     rows = db.session.execute(select(Heartbeat.kind, func.max(Heartbeat.seen_at)).group_by(Heartbeat.kind)).all()
     seen: dict[str, datetime | None] = {kind: newest for kind, newest in rows}  # noqa: C416
-    return {kind.value: _age(now, seen.get(kind.value)) for kind in HeartbeatKind}
+    return {kind: _age(now, seen.get(kind)) for kind in HeartbeatKind}
 
 
 def sync_backlog(now: datetime, project_id: int | None = None) -> Backlog:

@@ -22,7 +22,7 @@ def oauth_apps_cli() -> None:
 
 @oauth_apps_cli.command("set")
 @click.argument("project_id")
-@click.argument("platform", type=click.Choice([p.value for p in Platform]))
+@click.argument("platform", type=click.Choice([str(p) for p in Platform]))
 @click.option("--client-id", required=True, help="The OAuth client id.")
 @click.option("--client-secret-stdin", is_flag=True, required=True, help="Read the client secret from stdin.")
 @click.option("--tenant", default=None, help="Microsoft only: common (default), organizations, consumers or a GUID.")

@@ -90,7 +90,7 @@ def open_session(token: str) -> ConnectSession:
     connect = _bind(sessions.by_token(token))
     if connect is None:
         raise ConnectFailure(SESSION_UNKNOWN, status=404)
-    if connect.status == ConnectStatus.COMPLETED.value:
+    if connect.status == ConnectStatus.COMPLETED:
         raise ConnectFailure(SESSION_USED, done_token=token, status=410)
     if sessions.expire_if_due(connect):
         raise ConnectFailure(SESSION_EXPIRED, status=410)
@@ -109,17 +109,17 @@ def start(token: str, platform_name: str) -> ResponseReturnValue:
         platform = Platform(platform_name)
     except ValueError:
         raise ConnectFailure(PLATFORM_UNAVAILABLE, retry_token=token, status=404) from None
-    if connect.platform is not None and connect.platform != platform.value:
-        raise ConnectFailure(PLATFORM_UNAVAILABLE, platform=platform.value, retry_token=token, status=404)
+    if connect.platform is not None and connect.platform != platform:
+        raise ConnectFailure(PLATFORM_UNAVAILABLE, platform=platform, retry_token=token, status=404)
     credentials = apps.credentials_for(connect.project, platform)
     if credentials is None:  # no OAuth app for this platform: the integrator must configure one
         _fail(connect, "client_misconfigured")
-        raise ConnectFailure("client_misconfigured", platform=platform.value, retry_token=token)
+        raise ConnectFailure("client_misconfigured", platform=platform, retry_token=token)
     target = connect.calendar
     if target is not None and target.client_id != credentials.client_id:
         # The new refresh token would belong to another OAuth client than the calendar's.
         _fail(connect, "client_misconfigured")
-        raise ConnectFailure("client_misconfigured", platform=platform.value, retry_token=token)
+        raise ConnectFailure("client_misconfigured", platform=platform, retry_token=token)
     state = secrets.token_urlsafe(24)
     connect.oauth_state = state
     connect.attempt_platform = platform
@@ -133,7 +133,7 @@ def start(token: str, platform_name: str) -> ResponseReturnValue:
     from webapp.providers import oauth  # Authlib: imported by the consent flow only (see _oauth)
 
     return oauth.authorize_redirect(
-        credentials, redirect_uri=urls.callback_url(platform.value), state=state, login_hint=_login_hint(connect)
+        credentials, redirect_uri=urls.callback_url(platform), state=state, login_hint=_login_hint(connect)
     )
 
 
@@ -153,7 +153,7 @@ def finish(platform_name: str, state: str | None) -> str:
     token: str = found
     if connect.oauth_state != state or connect.attempt_platform != platform_name:
         raise ConnectFailure(STATE_MISMATCH, platform=platform_name, retry_token=_retry_token(connect, token))
-    if connect.status == ConnectStatus.COMPLETED.value:
+    if connect.status == ConnectStatus.COMPLETED:
         return token
     if connect.callback_claimed_at is not None or not _claim(connect, state):
         return _outcome_of_claimed(connect, token)
@@ -197,7 +197,7 @@ def done(token: str) -> ConnectSession:
     connect = _bind(sessions.by_token(token))
     if connect is None:
         raise ConnectFailure(SESSION_UNKNOWN, status=404)
-    if connect.status != ConnectStatus.COMPLETED.value:
+    if connect.status != ConnectStatus.COMPLETED:
         raise ConnectFailure(
             connect.error_code or SESSION_UNKNOWN,
             platform=connect.attempt_platform,
@@ -214,7 +214,7 @@ def reconnect(token: str) -> str | None:
     """
     connect = done(token)
     calendar = connect.result_calendar
-    if calendar is None or calendar.state != CalendarState.DISCONNECTED.value:
+    if calendar is None or calendar.state != CalendarState.DISCONNECTED:
         return None
     _, new_token = sessions.reconnect_session(previous=connect)
     return new_token
@@ -274,11 +274,11 @@ def _store(connect: ConnectSession, credentials: AppCredentials, grant: Grant) -
             target = _by_deduplication_key(connect)
             if target is None:
                 raise
-    if target.platform != platform.value or target.client_id != credentials.client_id:
-        raise ConnectFailure("client_misconfigured", platform=platform.value)
+    if target.platform != platform or target.client_id != credentials.client_id:
+        raise ConnectFailure("client_misconfigured", platform=platform)
     previous = _known_account(target)
     if previous and grant.account_email and previous.lower() != grant.account_email.lower():
-        raise ConnectFailure("account_mismatch", platform=platform.value)
+        raise ConnectFailure("account_mismatch", platform=platform)
     # The old Google token is not revoked: revoking may kill its siblings (providers.md 1.7).
     return service.reconnect_calendar(
         calendar=target,
@@ -304,7 +304,7 @@ def _known_account(calendar: Calendar) -> str | None:
         select(ConnectSession.account_email)
         .where(
             ConnectSession.result_calendar_id == calendar.id,
-            ConnectSession.status == ConnectStatus.COMPLETED.value,
+            ConnectSession.status == ConnectStatus.COMPLETED,
             ConnectSession.account_email.is_not(None),
         )
         .order_by(ConnectSession.used_at.desc())
@@ -345,9 +345,9 @@ def _outcome_of_claimed(connect: ConnectSession, token: str) -> str:
     deadline = time.monotonic() + CLAIM_WAIT_SECONDS
     while True:
         db.session.refresh(connect)
-        if connect.status == ConnectStatus.COMPLETED.value:
+        if connect.status == ConnectStatus.COMPLETED:
             return token
-        if connect.status in (ConnectStatus.FAILED.value, ConnectStatus.EXPIRED.value):
+        if connect.status in (ConnectStatus.FAILED, ConnectStatus.EXPIRED):
             code = connect.error_code or SESSION_EXPIRED
             raise ConnectFailure(code, platform=connect.attempt_platform, retry_token=_retry_token(connect, token))
         if time.monotonic() >= deadline:
@@ -367,6 +367,6 @@ def _fail(connect: ConnectSession, code: str) -> None:
 
 def _retry_token(connect: ConnectSession, token: str) -> str | None:
     """The token again, when the session can still start a new attempt."""
-    if connect.status == ConnectStatus.COMPLETED.value or sessions.effective_status(connect) == "expired":
+    if connect.status == ConnectStatus.COMPLETED or sessions.effective_status(connect) == "expired":
         return None
     return token

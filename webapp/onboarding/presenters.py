@@ -5,10 +5,10 @@ Texts are English msgids (marked with ``N_``) translated when shown, in the requ
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from flask_babel import format_datetime, format_timedelta, gettext
+from flask_babel import format_datetime, gettext
 
 from webapp.connect import apps
 from webapp.i18n import N_
@@ -145,14 +145,6 @@ def failure_text(code: str, platform: str | None) -> FailureText:
     provider = PLATFORM_LABELS.get(platform or "") or gettext("the provider")
     title = gettext(entry.title, provider=provider)
     return FailureText(title[:1].upper() + title[1:], gettext(entry.text, provider=provider))
-
-
-def relative_time(moment: datetime, now: datetime | None = None) -> str:
-    """``just now``, ``5 minutes ago``, ``3 hours ago``, ``2 days ago`` (in the request's language)."""
-    elapsed = (now or datetime.now(UTC)) - moment
-    if elapsed < timedelta(minutes=1):
-        return str(gettext("just now"))
-    return str(format_timedelta(-elapsed, threshold=1, add_direction=True))
 
 
 def exact_time(moment: datetime) -> str:

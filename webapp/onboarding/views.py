@@ -12,6 +12,7 @@ from webapp.i18n import forget_the_page
 from webapp.models import CalendarState, Platform
 from webapp.onboarding import flow, presenters
 from webapp.projects.branding import ACCENT, Branding
+from webapp.timestamps import relative_time
 
 bp = Blueprint("onboarding", __name__, url_prefix=urls.CONNECT_PREFIX)
 bp.teardown_request(forget_the_page)
@@ -39,7 +40,7 @@ def accent_stylesheet(color: str) -> ResponseReturnValue:
 
 @bp.get("/callback/<platform>")
 def callback(platform: str) -> ResponseReturnValue:
-    if platform not in {p.value for p in Platform}:
+    if platform not in set(Platform):
         raise flow.ConnectFailure(flow.PLATFORM_UNAVAILABLE, status=404)
     token = flow.finish(platform, request.args.get("state"))
     return redirect(url_for(".done", token=token), 303)
@@ -57,7 +58,7 @@ def choose(token: str) -> ResponseReturnValue:
         form=ButtonForm(),  # one per provider: starts the consent there
         token=token,
         project_name=Branding.of(choice.connect.project).name,
-        platforms=[(p.value, presenters.PLATFORM_LABELS[p.value]) for p in choice.platforms],
+        platforms=[(p, presenters.PLATFORM_LABELS[p]) for p in choice.platforms],
         expires_at=choice.connect.expires_at,
     )
 
@@ -75,7 +76,7 @@ def done(token: str) -> ResponseReturnValue:
     calendar = connect.result_calendar
     now = utcnow()
     last_sync = calendar.last_successful_sync_at if calendar is not None else None
-    state = calendar.state if calendar is not None else CalendarState.DISCONNECTED.value
+    state = calendar.state if calendar is not None else CalendarState.DISCONNECTED
     continue_url = None
     if connect.redirect_url and calendar is not None:
         continue_url = presenters.with_query(
@@ -90,7 +91,7 @@ def done(token: str) -> ResponseReturnValue:
         account=connect.account_email,
         platform_label=presenters.PLATFORM_LABELS.get(calendar.platform if calendar else "", ""),
         state=state,
-        last_sync_relative=presenters.relative_time(last_sync, now) if last_sync else None,
+        last_sync_relative=relative_time(last_sync, now) if last_sync else None,
         last_sync_exact=presenters.exact_time(last_sync) if last_sync else None,
         last_sync_iso=last_sync.isoformat() if last_sync else None,
         continue_url=continue_url,

@@ -138,15 +138,15 @@ def finish_authorization(credentials: AppCredentials) -> Grant:
     except requests.HTTPError as exc:
         raise ProviderFailure(_token_failure(platform, exc)) from None
     except requests.RequestException as exc:
-        raise ProviderFailure(network_failure(platform.value, exc)) from None
+        raise ProviderFailure(network_failure(platform, exc)) from None
     except (ValueError, JoseError) as exc:  # a token response that is not JSON, or an ID token that fails
-        log.warning("Rejected %s token response: %s", platform.value, type(exc).__name__)
-        raise ProviderFailure(failure_for("request_invalid", platform.value)) from None
+        log.warning("Rejected %s token response: %s", platform, type(exc).__name__)
+        raise ProviderFailure(failure_for("request_invalid", platform)) from None
     refresh_token = token.get("refresh_token")
     if not isinstance(refresh_token, str) or not refresh_token.strip():
-        raise ProviderFailure(failure_for("credentials_missing", platform.value))
+        raise ProviderFailure(failure_for("credentials_missing", platform))
     if not _calendar_scope_granted(platform, token.get("scope")):
-        raise ProviderFailure(failure_for("scope_insufficient", platform.value))
+        raise ProviderFailure(failure_for("scope_insufficient", platform))
     return Grant(refresh_token=refresh_token, account_email=_account_email(client, platform, token))
 
 
@@ -190,7 +190,7 @@ def _token_failure(platform: Platform, exc: Exception) -> Failure:
         return _classify(platform, *raw)
     if isinstance(exc, OAuthError):
         return _classify(platform, None, {"error": exc.error}, None)
-    return failure_for("provider_unavailable", platform.value)
+    return failure_for("provider_unavailable", platform)
 
 
 def _authorize_error(platform: Platform, error: str, description: str | None) -> Failure:
@@ -203,7 +203,7 @@ def _authorize_error(platform: Platform, error: str, description: str | None) ->
             body["error_codes"] = [int(head[6:])]
     failure = _classify(platform, None, body, None)
     if failure.code in ("unknown_error", "request_invalid") and error == "access_denied":
-        return failure_for("access_denied", platform.value)
+        return failure_for("access_denied", platform)
     return failure
 
 

@@ -56,7 +56,7 @@ def create_endpoint(
     endpoint = WebhookEndpoint(
         project_id=project.id,
         url=url,
-        triggers=triggers if triggers is not None else [t.value for t in WebhookTrigger],
+        triggers=triggers if triggers is not None else list(WebhookTrigger),
         state=state,
         paused_reason=MANUAL_PAUSE_REASON if state == EndpointState.PAUSED else None,
         failure_count=0,
