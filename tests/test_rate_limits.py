@@ -12,6 +12,8 @@ import re
 import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -192,3 +194,34 @@ def test_every_limited_operation_documents_its_429(app: Flask, client: FlaskClie
     client.post(f"{PREFIX}/webhooks/wh_AAAAAAAAAAAAAAAA/test", headers=auth)
     body = client.post(f"{PREFIX}/webhooks/wh_AAAAAAAAAAAAAAAA/test", headers=auth).get_json()
     Draft202012Validator({"components": document["components"], **schema}).validate(body)
+
+
+def test_memory_counters_start_no_thread_per_request(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """limits' own memory storage started a timer thread for nearly every counted request."""
+    storage = rate_limits.limiter.storage
+    assert isinstance(storage, rate_limits.SweptMemoryStorage)
+    started: list[object] = []
+    real_start = threading.Timer.start
+
+    def counting_start(timer: threading.Timer) -> None:
+        started.append(timer)
+        real_start(timer)
+
+    monkeypatch.setattr(threading.Timer, "start", counting_start)
+    for n in range(500):
+        storage.incr(f"project-{n % 5}", expiry=60)
+    assert len(started) <= 1
+    assert storage.get("project-0") == 100
+
+
+def test_memory_counters_still_expire_and_are_swept(app: Flask) -> None:
+    storage = rate_limits.SweptMemoryStorage("memory://")
+    storage.incr("short", expiry=0.05)
+    assert storage.get("short") == 1
+    time.sleep(0.1)
+    assert storage.get("short") == 0  # an expired counter reads as zero at once
+    storage.incr("swept", expiry=0.05)
+    deadline = time.monotonic() + 5
+    while "swept" in storage.storage and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "swept" not in storage.storage  # and the sweep frees it without a read
