@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import heapq
+import random
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import update
 
+from tests.emulation import Provider
+from tests.sync.conftest import MakeCalendar, google_refresh_token
 from webapp.extensions import db, utcnow
-from webapp.models import Calendar
+from webapp.models import Calendar, Platform
 from webapp.runtime.celery_app import celery_for
 from webapp.sync import dispatch, jobs
 from webapp.sync.dispatch import REDISPATCH_AFTER
@@ -167,7 +172,7 @@ def test_a_finished_sync_keeps_a_request_made_during_it_and_else_sets_the_next_i
         db.session.execute(
             update(Calendar).where(Calendar.id == row.id).values(next_sync_at=due, sync_dispatched_at=started)
         )
-        dispatch.finish(row, started, dispatch.next_interval(started))
+        dispatch.finish(row, started, dispatch.next_interval(started, started))
         db.session.commit()
         row = _row(calendar.object_id)
         assert row.sync_dispatched_at is None
@@ -248,3 +253,114 @@ def test_redis_carries_messages_without_ack_emulation(app: Flask) -> None:
         assert broker_settings(app) == {"broker_url": url, "broker_transport_options": {"ack_emulation": False}}
     app.config["CELERY_BROKER_URL"] = "amqp://guest@127.0.0.1//"
     assert broker_settings(app) == {"broker_url": "amqp://guest@127.0.0.1//"}
+
+
+# The next due time counts from when the calendar was due, not from when its (late) sync ran.
+# Rows: minutes the sync ran after it was due -> minutes after the due time that the next one is due
+# (jitter off, interval 30, MIN_GAP 3 minutes).
+PHASE_ROWS = [
+    (0, 30),  # on time: one interval
+    (10, 30),  # late: still one interval after it was due, so 20 minutes after it ran
+    (26.5, 30),  # due again 3.5 minutes after it ran: above the floor
+    (28, 60),  # would be due 2 minutes after it ran: skips to the next turn of its cycle
+    (5 * 60 + 1, 5 * 60 + 30),  # back after a five-hour outage: keeps its place, no sync in a row
+]
+
+
+@pytest.mark.parametrize(("late", "expected"), PHASE_ROWS)
+def test_the_next_sync_keeps_the_calendars_place_in_the_cycle(
+    app: Flask, monkeypatch: pytest.MonkeyPatch, late: float, expected: float
+) -> None:
+    monkeypatch.setattr(dispatch, "INTERVAL_JITTER", 0)
+    due = utcnow()
+    following = dispatch.next_interval(due + timedelta(minutes=late), due)
+    assert following == due + timedelta(minutes=expected)
+
+
+def test_the_next_sync_of_one_requested_ahead_of_time_counts_from_the_sync(app: Flask) -> None:
+    """A sync run before its due time (``flask sync``, the dashboard's Sync now) is a new start."""
+    now = utcnow()
+    following = dispatch.next_interval(now, now + timedelta(minutes=20))
+    interval = timedelta(minutes=app.config["SYNC_INTERVAL_MINUTES"])
+    assert now + interval * (1 - dispatch.INTERVAL_JITTER) <= following <= now + interval
+
+
+def test_jitter_only_ever_brings_the_next_sync_forward(app: Flask) -> None:
+    due = utcnow()
+    interval = timedelta(minutes=app.config["SYNC_INTERVAL_MINUTES"])
+    for _ in range(200):
+        following = dispatch.next_interval(due + timedelta(minutes=7), due)
+        assert due + interval * (1 - dispatch.INTERVAL_JITTER) <= following <= due + interval
+
+
+def test_a_late_sync_through_the_worker_is_due_one_interval_after_it_was_due(
+    app: Flask, google: Provider, connect: MakeCalendar
+) -> None:
+    """End to end through real syncs (the emulator): a first sync starts the cycle when it runs
+    (however long the calendar waited); a later one counts from when it was due."""
+    calendar = connect(Platform.GOOGLE, google_refresh_token(google))
+    interval = timedelta(minutes=app.config["SYNC_INTERVAL_MINUTES"])
+    created_due = utcnow() - timedelta(minutes=12)
+    db.session.execute(update(Calendar).where(Calendar.id == calendar.id).values(next_sync_at=created_due))
+    db.session.commit()
+    now = utcnow()
+    assert jobs.sync_if_due(calendar.id, now=now).outcome == "success"
+    following = _row(calendar.object_id).next_sync_at
+    assert following is not None
+    assert now + interval * (1 - dispatch.INTERVAL_JITTER) <= following <= now + interval
+
+    due = utcnow() - timedelta(minutes=12)
+    db.session.execute(update(Calendar).where(Calendar.id == calendar.id).values(next_sync_at=due))
+    db.session.commit()
+    assert jobs.sync_if_due(calendar.id, now=utcnow()).outcome == "success"
+    following = _row(calendar.object_id).next_sync_at
+    assert following is not None
+    assert due + interval * (1 - dispatch.INTERVAL_JITTER) <= following <= due + interval
+
+
+def _simulate(app: Flask, phase_keeping: bool) -> tuple[float, float]:
+    """A machine that does 3 syncs a second keeps 3,000 calendars at a 30-minute interval (demand
+    1.7 a second), but their first syncs cost three times as much, so onboarding outlasts the
+    interval (the shape of issue 19's 100,000-calendar run). Returns the largest gap between two
+    syncs of a calendar in the last interval watched, and the largest number of calendars due in
+    any one minute of it, in seconds and calendars."""
+    interval_seconds, capacity, first_cost, calendars = 1800, 3, 3, 3000
+    start = datetime(2026, 1, 1, tzinfo=utcnow().tzinfo)
+    due: list[tuple[float, int]] = [(i / 5, i) for i in range(calendars)]  # created 5 a second
+    heapq.heapify(due)
+    synced: dict[int, list[float]] = {}
+    horizon = 4 * interval_seconds + 600
+    for second in range(horizon):
+        budget = capacity
+        while due and due[0][0] <= second and budget > 0:
+            when, calendar = heapq.heappop(due)
+            first = calendar not in synced
+            budget -= first_cost if first else 1
+            synced.setdefault(calendar, []).append(second)
+            now = start + timedelta(seconds=second)
+            base = start + timedelta(seconds=when) if phase_keeping and not first else None
+            following = dispatch.next_interval(now, base)
+            heapq.heappush(due, ((following - start).total_seconds(), calendar))
+    watched_from = horizon - interval_seconds - 180
+    gaps = []
+    for times in synced.values():
+        points = [t for t in times if t < watched_from][-1:] + [t for t in times if t >= watched_from] + [horizon]
+        gaps.append(max(b - a for a, b in zip(points, points[1:], strict=False)))
+    per_minute: dict[int, int] = {}
+    for when, _ in due:
+        per_minute[int(when // 60)] = per_minute.get(int(when // 60), 0) + 1
+    return max(gaps), max(per_minute.values())
+
+
+def test_a_backlog_drains_without_coming_due_again_all_together(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 19: with the next due time counted from when a sync ran, the re-syncs an onboarding
+    leaves overdue, drained together at full speed, came due again together one interval later,
+    more in a minute than the machine does. Counted from when each was due, no minute has more due
+    than the machine does, and every gap stays within the interval plus two minutes."""
+    monkeypatch.setattr(dispatch.random, "uniform", random.Random(19).uniform)
+    app.config["SYNC_INTERVAL_MINUTES"] = 30
+    largest_gap, busiest_minute = _simulate(app, phase_keeping=True)
+    assert largest_gap <= 1800 + 120
+    assert busiest_minute <= 3 * 60  # never more due in a minute than the machine does
+    old_gap, old_busiest = _simulate(app, phase_keeping=False)  # the old rule, to show the test can fail
+    assert old_busiest > 3 * 60  # (its gaps stay close to the bound here: the wave is only just too big)

@@ -17,6 +17,7 @@ due time, instead of piling up (and going stale) in the queue.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -32,6 +33,9 @@ REDISPATCH_AFTER = timedelta(seconds=60)
 # Finished syncs are due again a little before the interval ends, by a random share of up to this,
 # so that calendars onboarded together spread out instead of coming due together forever.
 INTERVAL_JITTER = 0.05
+# A sync that ran late is due again one interval after it was due, but never sooner than this share
+# of the interval after it ran: a calendar back from a long outage is not synced twice in a row.
+MIN_GAP = 0.1
 
 
 def _claimable(now: datetime) -> list[ColumnElement[bool]]:
@@ -79,10 +83,30 @@ def claim_due(now: datetime) -> list[int]:
     return sorted(claimed, key=order.__getitem__)
 
 
-def next_interval(now: datetime) -> datetime:
-    """When a calendar synced at *now* is due again: the interval, less a little jitter."""
+def cycle_start(calendar: Calendar) -> datetime | None:
+    """What a calendar's next interval counts from (see ``next_interval``): the time its sync was due,
+    once it has synced before. A first sync (due since its creation) starts the cycle when it runs:
+    calendars created in a burst then spread at the pace their first syncs run, not the pace they
+    were created at."""
+    return calendar.next_sync_at if calendar.last_successful_sync_at is not None else None
+
+
+def next_interval(now: datetime, due: datetime | None) -> datetime:
+    """When a calendar synced at *now*, having been due at *due* (``cycle_start``), is due again: one
+    interval after it was due (less a little jitter), not after its sync ran; without *due*, one
+    interval after *now*.
+
+    Counting from the due time keeps each calendar's place in the cycle: a backlog (an onboarding
+    longer than the interval, an outage) drains late once and is then due again spread out as
+    before, instead of all together one interval after the drain. A sync that ran so late that the
+    next one would be due within ``MIN_GAP`` of it skips to the following turn of its cycle.
+    """
     interval = timedelta(minutes=current_app.config["SYNC_INTERVAL_MINUTES"])
-    return now + interval * (1 - random.uniform(0, INTERVAL_JITTER))
+    period = interval * (1 - random.uniform(0, INTERVAL_JITTER))
+    following = min(due, now) + period if due is not None else now + period
+    if following < now + interval * MIN_GAP:
+        following += period * math.ceil((now + interval * MIN_GAP - following) / period)
+    return following
 
 
 def finish(calendar: Calendar, started: datetime, following: datetime | None) -> None:

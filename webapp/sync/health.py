@@ -99,7 +99,7 @@ def record_failure(calendar_id: int, failure: Failure, now: datetime, started: S
         calendar.next_attempt_at = following = now + timedelta(seconds=retry_in)
     else:
         calendar.next_attempt_at = None
-        following = dispatch.next_interval(now)
+        following = dispatch.next_interval(now, dispatch.cycle_start(calendar))
     dispatch.finish(calendar, now, following)
     db.session.add(
         started.attempt(

@@ -247,6 +247,7 @@ def _sync_with_provider(
     refreshed: bool,
 ) -> SyncResult:
     calls = 1 if refreshed else 0  # the refresh
+    cycle = dispatch.cycle_start(calendar)  # before this sync marks the calendar as synced
     if calendar.is_primary and calendar.platform_uuid is None:
         calendar.platform_uuid = provider.primary_calendar_id(access_token)
         calls += 1
@@ -278,7 +279,7 @@ def _sync_with_provider(
         deliveries += webhooks.record(calendar, health.STATE_CHANGE, now=now)
     if counts.changed:  # never after a sync that changed nothing
         deliveries += webhooks.record(calendar, health.EVENTS_UPDATE, now=now)
-    dispatch.finish(calendar, now, dispatch.next_interval(now))
+    dispatch.finish(calendar, now, dispatch.next_interval(now, cycle))
     lease.release_with(calendar)
     db.session.commit()
     lease.released()
