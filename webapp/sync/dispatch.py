@@ -103,9 +103,10 @@ def next_interval(now: datetime, due: datetime | None) -> datetime:
     """
     interval = timedelta(minutes=current_app.config["SYNC_INTERVAL_MINUTES"])
     period = interval * (1 - random.uniform(0, INTERVAL_JITTER))
-    following = min(due, now) + period if due is not None else now + period
-    if following < now + interval * MIN_GAP:
-        following += period * math.ceil((now + interval * MIN_GAP - following) / period)
+    following = (now if due is None else min(due, now)) + period
+    earliest = now + interval * MIN_GAP
+    if following < earliest:
+        following += period * math.ceil((earliest - following) / period)
     return following
 
 
